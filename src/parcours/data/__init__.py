@@ -1,0 +1,1 @@
+"""Canonical schemas, import and validation, identity stitching, the store."""
