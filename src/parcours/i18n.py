@@ -1,0 +1,67 @@
+"""Messages shown to people, in French (default of the demo) and English.
+
+Keys are short English ids; ``t(key, lang, **values)`` formats the message. The locale comes
+from the caller, else ``PARCOURS_LANG``, else French.
+"""
+
+from __future__ import annotations
+
+import os
+
+MESSAGES: dict[str, dict[str, str]] = {
+    "init.done": {
+        "fr": "Espace de travail créé dans {path} (modèle de parcours : {template}).",
+        "en": "Workspace created in {path} (journey model: {template}).",
+    },
+    "import.file": {"fr": "Import de {file}", "en": "Importing {file}"},
+    "import.summary": {
+        "fr": "{imported} lignes importées, {rejected} rejetées, {duplicates} doublons ignorés.",
+        "en": "{imported} rows imported, {rejected} rejected, {duplicates} duplicates skipped.",
+    },
+    "import.rejects_hint": {
+        "fr": "Voir les lignes rejetées : parcours rejects {dir}",
+        "en": "See the rejected rows: parcours rejects {dir}",
+    },
+    "refresh.done": {
+        "fr": "Parcours reconstruits : {persons} personnes, {events} événements.",
+        "en": "Journeys rebuilt: {persons} people, {events} events.",
+    },
+    "rejects.none": {"fr": "Aucune ligne rejetée.", "en": "No rejected rows."},
+    "col.file": {"fr": "fichier", "en": "file"},
+    "col.row": {"fr": "ligne", "en": "row"},
+    "col.column": {"fr": "colonne", "en": "column"},
+    "col.reason": {"fr": "raison", "en": "reason"},
+    "col.stage": {"fr": "étape", "en": "stage"},
+    "col.entered": {"fr": "entrée", "en": "entered"},
+    "col.left": {"fr": "sortie", "en": "left"},
+    "col.move": {"fr": "mouvement", "en": "move"},
+    "col.time": {"fr": "date", "en": "time"},
+    "col.event": {"fr": "événement", "en": "event"},
+    "col.channel": {"fr": "canal", "en": "channel"},
+    "col.touchpoint": {"fr": "point de contact", "en": "touchpoint"},
+    "journey.title": {
+        "fr": "Parcours de {person} — étape actuelle : {stage}",
+        "en": "Journey of {person} — current stage: {stage}",
+    },
+    "error": {"fr": "Erreur", "en": "Error"},
+    "demo.generating": {
+        "fr": "Génération de données de démonstration ({customers} clients) ...",
+        "en": "Generating demo data ({customers} customers) ...",
+    },
+    "demo.done": {
+        "fr": "Démo prête dans {dir}. Essayez : parcours journey {dir} <client>",
+        "en": "Demo ready in {dir}. Try: parcours journey {dir} <customer>",
+    },
+    "demo.stages": {"fr": "Clients par étape atteinte", "en": "Customers by stage reached"},
+}
+
+
+def lang_default() -> str:
+    lang = os.environ.get("PARCOURS_LANG", "fr").lower()[:2]
+    return lang if lang in ("fr", "en") else "fr"
+
+
+def t(key: str, lang: str | None = None, **values) -> str:
+    lang = lang or lang_default()
+    entry = MESSAGES[key]
+    return entry.get(lang, entry["en"]).format(**values)
