@@ -9,6 +9,7 @@ their whole content.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 from dataclasses import dataclass, field
@@ -86,21 +87,23 @@ def _content_hash(table: Table, prefix: str = "t_") -> str:
 
 
 def _check(con, staged: Staged, table: Table, tz: str) -> str:
-    """Create a temp table of typed columns (t_*), the row's errors and its raw text."""
+    """A temp view of typed columns (t_*), ``_ok``, the row's errors and its raw text.
+
+    A view, not a table: the rows are read once more to be written, which costs less than
+    materialising millions of rows in between. The error list is only built for bad rows.
+    """
     types = _source_types(con, staged)
     canon = table.names
     typed = {c: typed_expr(table, c, types.get(c), tz) for c in canon}
-    errors: list[str] = []
+    errors: list[tuple[str, str, str]] = []
     for c in canon:
-        errors += error_exprs(table, c, types.get(c), typed[c])
+        errors += error_exprs(table, c, types.get(c), f"t_{c}")
     if table.one_of:
-        cond = " AND ".join(f"({typed[c]}) IS NULL" for c in table.one_of)
-        errors.append(
-            f"CASE WHEN {cond} THEN {{'column': {_lit('|'.join(table.one_of))}, "
-            f"'reason': {_lit('no ' + ' nor '.join(table.one_of) + ': the row names nobody')}}} END"
-        )
+        errors.append((" AND ".join(f"t_{c} IS NULL" for c in table.one_of),
+                       _lit("|".join(table.one_of)),
+                       _lit("no " + " nor ".join(table.one_of) + ": the row names nobody")))
     if table.name == "feedback":
-        errors += feedback_score_errors(typed["kind"], typed["score"])
+        errors += feedback_score_errors("t_kind", "t_score")
     extras = [c for c in staged.columns if c not in canon]
     if table.name == "events" and extras:
         # merge-patching into {} drops the null members, so empty cells add nothing
@@ -111,61 +114,65 @@ def _check(con, staged: Staged, table: Table, tz: str) -> str:
             f"WHEN json_valid({typed['properties']}) THEN json_merge_patch({packed}, {typed['properties']})::VARCHAR "
             f"ELSE {typed['properties']} END"
         )
-    all_cols = [c for c in staged.columns]
-    raw = ("to_json(struct_pack(" + ", ".join(f"{_q(c)} := {_q(c)}" for c in all_cols) + "))::VARCHAR"
-           if all_cols else "NULL")
+    raw = ("to_json(struct_pack(" + ", ".join(f"{_q(c)} := {_q(c)}" for c in staged.columns) + "))::VARCHAR"
+           if staged.columns else "NULL")
+    # coalesce: a condition on a NULL value is no error
+    ok = "NOT (" + " OR ".join(f"coalesce({c}, false)" for c, _, _ in errors) + ")" if errors else "true"
+    structs = [f"CASE WHEN {c} THEN {{'column': {col}, 'reason': {reason}}} END" for c, col, reason in errors]
+    err_list = "list_filter([" + ", ".join(structs) + "], lambda e: e IS NOT NULL)" if errors else "[]"
     name = staged.table + "_checked"
-    err_list = "list_filter([" + ", ".join(errors) + "], lambda e: e IS NOT NULL)" if errors else "[]"
+    # typed values are computed once (inner), checked once (middle), errors spelt out only
+    # for bad rows (outer)
+    # Text sources pay for parsing: parse once into a table. Typed sources (Parquet, frames)
+    # are cheap to re-read, so a view saves writing millions of rows in between.
+    kind = "VIEW" if staged.is_view and staged.table and not staged.extra else "TABLE"
     con.execute(
-        f"""CREATE TEMP TABLE {name} AS
-        SELECT {', '.join(f'{typed[c]} AS t_{c}' for c in canon)}, _row, _errors,
-               CASE WHEN len(_errors) > 0 THEN coalesce(_raw, {raw}) END AS _raw
-        FROM (SELECT *, {err_list} AS _errors FROM {staged.table})"""
+        f"""CREATE TEMP {kind} {name} AS
+        SELECT {', '.join(f't_{c}' for c in canon)}, _row, _ok,
+               CASE WHEN NOT _ok THEN {err_list} END AS _errors,
+               CASE WHEN NOT _ok THEN coalesce(_raw, {raw}) END AS _raw
+        FROM (SELECT *, {ok} AS _ok FROM
+              (SELECT *, {', '.join(f'{typed[c]} AS t_{c}' for c in canon)} FROM {staged.table}))"""
     )
     return name
 
 
-def _write_rejects(con, import_id: int, file: str, kind: str, checked: str, staged: Staged) -> int:
-    con.execute(
-        f"""INSERT INTO rejects
-        SELECT ?, ?, ?, _row, e.column, e.reason, _raw
-        FROM (SELECT _row, _raw, unnest(_errors) AS e FROM {checked} WHERE len(_errors) > 0)
-        ORDER BY _row""",
-        [import_id, file, kind],
-    )
+def _write_rejects(con, import_id: int, file: str, kind: str, checked: str, staged: Staged, bad: int) -> int:
+    if bad:
+        con.execute(
+            f"""INSERT INTO rejects
+            SELECT ?, ?, ?, _row, e.column, e.reason, _raw
+            FROM (SELECT _row, _raw, unnest(_errors) AS e FROM {checked} WHERE NOT _ok)
+            ORDER BY _row""",
+            [import_id, file, kind],
+        )
     if staged.rejects:
         con.executemany(
             "INSERT INTO rejects VALUES (?, ?, ?, ?, ?, ?, ?)",
             [(import_id, file, kind, r["row"], r["column"], r["reason"], r["raw"]) for r in staged.rejects],
         )
-    bad = con.execute(f"SELECT count(*) FROM {checked} WHERE len(_errors) > 0").fetchone()[0]
-    return int(bad) + len(staged.rejects)
+    return bad + len(staged.rejects)
 
 
-def _write_keyed(con, table: Table, checked: str, import_id: int) -> int:
+def _write_keyed(con, table: Table, checked: str, import_id: int, unique_in_file: bool) -> int:
     """Events and feedback: key or content hash; skip keys already stored or seen earlier in the file."""
     key = table.key
     cols = [c for c in table.names if c != key]
-    keyed = f"{checked}_keyed"
-    con.execute(
-        f"""CREATE TEMP TABLE {keyed} AS
-        SELECT coalesce(t_{key}, {_content_hash(table)}) AS k, * EXCLUDE (t_{key}, _errors, _raw)
-        FROM {checked} WHERE len(_errors) = 0"""
-    )
     internal = ""
     if table.name == "events":
         base = con.execute("SELECT coalesce(max(_seq), 0) FROM events").fetchone()[0]
         internal = f", {int(base)} + _row, {import_id}"
+    keyed = f"(SELECT coalesce(t_{key}, {_content_hash(table)}) AS k, * FROM {checked} WHERE _ok)"
+    # a window over millions of keys costs more than checking first whether any repeats
+    first_of_key = "" if unique_in_file else f"AND _row IN (SELECT min(_row) FROM {keyed} GROUP BY k)"
     before = con.execute(f'SELECT count(*) FROM "{table.name}"').fetchone()[0]
     con.execute(
         f"""INSERT INTO "{table.name}"
         SELECT k, {', '.join('t_' + c for c in cols)}{internal}
         FROM {keyed} n
-        WHERE NOT EXISTS (SELECT 1 FROM "{table.name}" o WHERE o.{key} = n.k)
-        QUALIFY row_number() OVER (PARTITION BY k ORDER BY _row) = 1"""
+        WHERE NOT EXISTS (SELECT 1 FROM "{table.name}" o WHERE o.{key} = n.k) {first_of_key}"""
     )
     after = con.execute(f'SELECT count(*) FROM "{table.name}"').fetchone()[0]
-    con.execute(f"DROP TABLE {keyed}")
     return int(after - before)
 
 
@@ -176,7 +183,7 @@ def _write_customers(con, checked: str) -> int:
         f"""CREATE TEMP TABLE {new} AS
         SELECT t_customer_id AS customer_id, t_account_id AS account_id, t_created_at AS created_at,
                t_attributes AS attributes
-        FROM {checked} WHERE len(_errors) = 0
+        FROM {checked} WHERE _ok
         QUALIFY row_number() OVER (PARTITION BY t_customer_id ORDER BY _row DESC) = 1"""
     )
     merged = f"{checked}_merged"
@@ -213,7 +220,7 @@ def _write_spend(con, checked: str) -> int:
     con.execute(
         f"""INSERT INTO spend
         SELECT DISTINCT t_date, t_channel, t_campaign, t_amount, t_currency FROM {checked} n
-        WHERE len(_errors) = 0 AND NOT EXISTS (
+        WHERE _ok AND NOT EXISTS (
             SELECT 1 FROM spend o WHERE o.date = n.t_date AND o.channel = n.t_channel
               AND o.campaign IS NOT DISTINCT FROM n.t_campaign AND o.amount = n.t_amount
               AND o.currency IS NOT DISTINCT FROM n.t_currency)"""
@@ -232,11 +239,15 @@ def import_staged(con, staged: Staged, kind: str, import_id: int, file: str, tz:
     if not staged.columns:
         raise DataError(f"{file}: no columns found")
     checked = _check(con, staged, table, tz)
-    report.rejected = _write_rejects(con, import_id, file, kind, checked, staged)
-    good = con.execute(f"SELECT count(*) FROM {checked} WHERE len(_errors) = 0").fetchone()[0]
+    # one pass for the counts decides which of the costlier statements are needed
+    key = f"coalesce(t_{table.key}, {_content_hash(table)})" if table.key and kind != "customers" else "NULL"
+    good, bad, distinct = con.execute(
+        f"SELECT count(*) FILTER (_ok), count(*) FILTER (NOT _ok), count(DISTINCT {key}) FILTER (_ok) FROM {checked}"
+    ).fetchone()
+    report.rejected = _write_rejects(con, import_id, file, kind, checked, staged, int(bad))
     failpoint("after_validate")
     if kind in ("events", "feedback"):
-        report.imported = _write_keyed(con, table, checked, import_id)
+        report.imported = _write_keyed(con, table, checked, import_id, unique_in_file=distinct == good)
     elif kind == "customers":
         report.imported = _write_customers(con, checked)
     elif kind == "spend":
@@ -249,7 +260,8 @@ def import_staged(con, staged: Staged, kind: str, import_id: int, file: str, tz:
             [import_id],
         ).fetchall()
     ]
-    con.execute(f"DROP TABLE {checked}")
+    is_view = con.execute("SELECT count(*) FROM duckdb_views() WHERE view_name = ?", [checked]).fetchone()[0]
+    con.execute(f"DROP {'VIEW' if is_view else 'TABLE'} {checked}")
     return report
 
 
@@ -264,7 +276,7 @@ def _write_rejects_only(con, import_id, file, kind, staged: Staged) -> int:
 def _begin_import(con, file: str, kind: str, fmt: str) -> int:
     import_id = con.execute("SELECT nextval('import_seq')").fetchone()[0]
     con.execute(
-        "INSERT INTO imports VALUES (?, ?, ?, ?, now()::TIMESTAMP, NULL, NULL, NULL, NULL, NULL)",
+        "INSERT INTO imports VALUES (?, ?, ?, ?, timezone('UTC', now()), NULL, NULL, NULL, NULL, NULL)",
         [import_id, file, kind, fmt],
     )
     return int(import_id)
@@ -272,7 +284,7 @@ def _begin_import(con, file: str, kind: str, fmt: str) -> int:
 
 def _finish_import(con, import_id: int, report: ImportReport) -> None:
     con.execute(
-        """UPDATE imports SET finished_at = now()::TIMESTAMP, rows = ?, imported = ?, rejected = ?,
+        """UPDATE imports SET finished_at = timezone('UTC', now()), rows = ?, imported = ?, rejected = ?,
            duplicates = ? WHERE import_id = ?""",
         [report.rows, report.imported, report.rejected, report.duplicates, import_id],
     )
@@ -299,7 +311,8 @@ def import_file(store: Store, path, kind: str = "events", mapping=None, tz: str 
         import_id = _begin_import(con, str(path), kind, fmt)
         staged = readers.stage_file(con, path, fmt, mapping, delimiter)
         try:
-            report = import_staged(con, staged, kind, import_id, str(path), tz)
+            with session_timezone(con, tz):
+                report = import_staged(con, staged, kind, import_id, str(path), tz)
         finally:
             readers.drop(con, staged)
         _finish_import(con, import_id, report)
@@ -322,7 +335,8 @@ def import_frame(store: Store, frame, kind: str = "events", mapping=None, tz: st
         import_id = _begin_import(con, name, kind, "frame")
         staged = readers.stage_frame(con, frame, mapping)
         try:
-            report = import_staged(con, staged, kind, import_id, name, tz)
+            with session_timezone(con, tz):
+                report = import_staged(con, staged, kind, import_id, name, tz)
         finally:
             readers.drop(con, staged)
         _finish_import(con, import_id, report)
@@ -335,6 +349,16 @@ def _check_timezone(store: Store, tz: str) -> None:
         store.con.execute("SELECT timezone(?, TIMESTAMP '2000-01-01')", [tz]).fetchone()
     except duckdb.Error as exc:
         raise ConfigError(f"unknown time zone {tz!r}") from exc
+
+
+@contextlib.contextmanager
+def session_timezone(con, tz: str):
+    """Naive source times are read in ``tz`` while an import runs; the store is UTC otherwise."""
+    con.execute(f"SET TimeZone = {_lit(tz)}")
+    try:
+        yield
+    finally:
+        con.execute("SET TimeZone = 'UTC'")
 
 
 def list_rejects(store: Store, file: str | None = None, limit: int | None = None):

@@ -32,6 +32,7 @@ class Staged:
     rows: int
     rejects: list[dict] = field(default_factory=list)  # {row, column, reason, raw}
     is_view: bool = False
+    extra: list[str] = field(default_factory=list)  # helper tables to drop with it
 
 
 def detect_format(path: Path) -> str:
@@ -119,17 +120,15 @@ def stage_csv(con, path: Path, mapping: dict[str, str], delimiter: str | None = 
     rejects = _structural_rejects(con, rej)
     src_cols = [r[0] for r in con.execute(f"DESCRIBE {name}_src").fetchall() if r[0] != "ordinality"]
     pairs = _rename(src_cols, mapping)
-    bad = _bad_lines(con, name, rejects)
     select = ", ".join(f"{_q(s)} AS {_q(t)}" for s, t in pairs)
+    # rows after a dropped line are shifted; without dropped lines the row is the ordinal + 1
+    row = _line_of("ordinality", _bad_lines(con, name, rejects), 2) if rejects else "ordinality + 1"
     con.execute(
-        f"""CREATE TEMP TABLE {name} AS
-        SELECT {select}, {_line_of('ordinality', bad, 2)} AS _row, NULL::VARCHAR AS _raw
-        FROM {name}_src"""
+        f"""CREATE TEMP VIEW {name} AS
+        SELECT {select}, {row} AS _row, NULL::VARCHAR AS _raw FROM {name}_src"""
     )
-    con.execute(f"DROP TABLE {name}_src")
-    con.execute(f"DROP TABLE {bad}")
-    n = con.execute(f"SELECT count(*) FROM {name}").fetchone()[0]
-    return Staged(name, [t for _, t in pairs], n, rejects)
+    n = con.execute(f"SELECT count(*) FROM {name}_src").fetchone()[0]
+    return Staged(name, [t for _, t in pairs], n, rejects, is_view=True, extra=[f"{name}_src", f"{name}_bad"])
 
 
 def stage_jsonl(con, path: Path, mapping: dict[str, str]) -> Staged:
@@ -254,3 +253,5 @@ def drop(con, staged: Staged) -> None:
     if staged.table:
         with contextlib.suppress(duckdb.Error):
             con.execute(f"DROP {'VIEW' if staged.is_view else 'TABLE'} IF EXISTS {staged.table}")
+            for t in staged.extra:
+                con.execute(f"DROP TABLE IF EXISTS {t}")

@@ -37,16 +37,18 @@ def timestamp_expr(col: str, src_type: str, tz: str) -> str:
     if "WITH TIME ZONE" in t:
         return f"timezone('UTC', {c})"
     if t.startswith("TIMESTAMP") or t == "DATE":
+        if tz == "UTC":
+            return f"CAST({c} AS TIMESTAMP)"
         return f"timezone('UTC', timezone({_lit(tz)}, CAST({c} AS TIMESTAMP)))"
     if _is_numeric(t):
         return epoch(f"CAST({c} AS DOUBLE)")
+    # Text: the session time zone is the import's while it runs (see importer), so a cast
+    # to TIMESTAMPTZ applies explicit offsets and reads naive times in ``tz``. Epoch numbers
+    # are tried only where that cast failed.
     txt = _text(col, src_type)
-    return (f"CASE WHEN regexp_full_match({txt}, '-?[0-9]{{9,}}(\\.[0-9]+)?') "
-            f"THEN {epoch(f'TRY_CAST({txt} AS DOUBLE)')} "
-            f"WHEN regexp_matches({txt}, '(Z|z|[+-][0-9]{{2}}(:?[0-9]{{2}})?)$') "
-            f"AND regexp_matches({txt}, '[0-9]{{2}}:[0-9]{{2}}') "
-            f"THEN timezone('UTC', TRY_CAST({txt} AS TIMESTAMPTZ)) "
-            f"ELSE timezone('UTC', timezone({_lit(tz)}, TRY_CAST({txt} AS TIMESTAMP))) END")
+    return (f"coalesce(timezone('UTC', TRY_CAST({txt} AS TIMESTAMPTZ)), "
+            f"CASE WHEN regexp_full_match({txt}, '-?[0-9]{{9,}}(\\.[0-9]+)?') "
+            f"THEN {epoch(f'TRY_CAST({txt} AS DOUBLE)')} END)")
 
 
 def typed_expr(table: Table, col: str, src_type: str | None, tz: str) -> str:
@@ -58,8 +60,8 @@ def typed_expr(table: Table, col: str, src_type: str | None, tz: str) -> str:
     if target == "TIMESTAMP":
         return timestamp_expr(col, src_type, tz)
     if target == "DATE":
-        if src_type.upper() == "DATE":
-            return c
+        if src_type.upper() == "DATE" or src_type.upper().startswith("TIMESTAMP"):
+            return f"CAST({c} AS DATE)"
         return f"TRY_CAST({_text(col, src_type)} AS DATE)"
     if target == "DOUBLE":
         if _is_numeric(src_type):
@@ -78,13 +80,13 @@ def typed_expr(table: Table, col: str, src_type: str | None, tz: str) -> str:
     return expr
 
 
-def error_exprs(table: Table, col: str, src_type: str | None, typed: str) -> list[str]:
-    """Expressions that are NULL when fine, else a struct {column, reason}."""
+def error_exprs(table: Table, col: str, src_type: str | None, typed: str) -> list[tuple[str, str, str]]:
+    """(condition, column, reason) triples: the row is wrong where the condition holds."""
     spec = table.column(col)
-    out: list[str] = []
+    out: list[tuple[str, str, str]] = []
 
     def err(cond: str, reason_sql: str) -> None:
-        out.append(f"CASE WHEN {cond} THEN {{'column': {_lit(col)}, 'reason': {reason_sql}}} END")
+        out.append((cond, _lit(col), reason_sql))
 
     if src_type is None:
         if spec.required:
@@ -92,9 +94,12 @@ def error_exprs(table: Table, col: str, src_type: str | None, typed: str) -> lis
         return out
     txt = _text(col, src_type)
     shown = f"left({txt}, 60)"
+    text_source = src_type.upper() in ("VARCHAR", "JSON")
+    # a natively typed source (Parquet, data frames) is empty when NULL and cannot fail to
+    # parse; only text needs trimming and parsing
     if spec.required:
-        err(f"{txt} IS NULL", _lit("required value is empty"))
-    if spec.type in ("TIMESTAMP", "DATE", "DOUBLE"):
+        err(f"{txt} IS NULL" if text_source else f"{_q(col)} IS NULL", _lit("required value is empty"))
+    if spec.type in ("TIMESTAMP", "DATE", "DOUBLE") and text_source:
         what = {"TIMESTAMP": "unparseable timestamp", "DATE": "unparseable date",
                 "DOUBLE": "not a number"}[spec.type]
         err(f"{txt} IS NOT NULL AND ({typed}) IS NULL", f"{_lit(what + ': ')} || {shown}")
@@ -108,7 +113,8 @@ def error_exprs(table: Table, col: str, src_type: str | None, typed: str) -> lis
             f"'too long: ' || length({typed}) || ' characters (at most {spec.max_length})'")
     if spec.type == "JSON":
         err(f"({typed}) IS NOT NULL AND NOT json_valid({typed})", f"'invalid JSON: ' || left({typed}, 60)")
-        err(f"({typed}) IS NOT NULL AND json_valid({typed}) AND json_type({typed}) <> 'OBJECT'",
+        # CASE, not AND: json_type raises on invalid JSON and AND does not short-circuit
+        err(f"CASE WHEN json_valid({typed}) THEN json_type({typed}) <> 'OBJECT' ELSE false END",
             _lit("expected a JSON object"))
     if col == "currency":
         err(f"({typed}) IS NOT NULL AND NOT regexp_full_match({typed}, '[A-Z]{{3}}')",
@@ -120,12 +126,10 @@ def error_exprs(table: Table, col: str, src_type: str | None, typed: str) -> lis
     return out
 
 
-def feedback_score_errors(typed_kind: str, typed_score: str) -> list[str]:
-    out = []
-    for kind, (lo, hi) in FEEDBACK_SCALES.items():
-        out.append(
-            f"CASE WHEN {typed_kind} = {_lit(kind)} AND {typed_score} IS NOT NULL AND "
-            f"({typed_score} < {lo} OR {typed_score} > {hi}) THEN {{'column': 'score', "
-            f"'reason': 'score ' || {typed_score} || ' outside the {kind} scale {lo}-{hi}'}} END"
-        )
-    return out
+def feedback_score_errors(typed_kind: str, typed_score: str) -> list[tuple[str, str, str]]:
+    return [
+        (f"{typed_kind} = {_lit(kind)} AND {typed_score} IS NOT NULL AND "
+         f"({typed_score} < {lo} OR {typed_score} > {hi})", "'score'",
+         f"'score ' || {typed_score} || ' outside the {kind} scale {lo}-{hi}'")
+        for kind, (lo, hi) in FEEDBACK_SCALES.items()
+    ]
