@@ -414,3 +414,31 @@ def test_sigkill_at_a_random_moment_is_all_or_nothing(tmp_path):
     s.close()
     assert _state(db)[0] == 400_000
     assert report.imported + report.duplicates == 400_000
+
+
+@pytest.mark.parametrize("name", ["e.csv", "e.jsonl", "e.parquet"])
+def test_empty_file_in_every_format(store, tmp_path, name):
+    f = tmp_path / name
+    f.write_bytes(b"")
+    assert import_file(store, f).to_dict() == {"imported": 0, "rejected": 1, "duplicates": 0}
+    assert rejects_of(store) == [(None, None, "empty file")]
+
+
+def test_jsonl_wrong_encoding_keeps_other_lines(store, tmp_path):
+    f = tmp_path / "e.jsonl"
+    good = json.dumps({"customer_id": "c1", "timestamp": "2024-01-01", "event": "a"}).encode()
+    bad = '{"customer_id": "c\xe9", "timestamp": "2024-01-01", "event": "b"}'.encode("latin-1")
+    last = json.dumps({"customer_id": "c3", "timestamp": "2024-01-03", "event": "c"}).encode()
+    f.write_bytes(good + b"\n" + bad + b"\n" + last + b"\n")
+    assert import_file(store, f).to_dict() == {"imported": 2, "rejected": 1, "duplicates": 0}
+    [(row, _, reason)] = rejects_of(store)
+    assert row == 2 and reason.startswith("invalid encoding")
+    assert store.fetch("SELECT event FROM events ORDER BY _seq") == [("a",), ("c",)]
+
+
+def test_corrupt_parquet_is_a_clear_data_error(store, tmp_path):
+    f = tmp_path / "e.parquet"
+    f.write_bytes(b"PAR1 this is not parquet")
+    with pytest.raises(DataError, match="cannot read as Parquet"):
+        import_file(store, f)
+    assert store.scalar("SELECT count(*) FROM imports") == 0  # the failed file left nothing
