@@ -150,9 +150,9 @@ def _stage_tables(con, model: JourneyModel) -> None:
     ])
     ids = model.stage_ids
     con.execute("CREATE OR REPLACE TEMP TABLE _moves (from_stage SMALLINT, to_stage SMALLINT, move VARCHAR)")
-    con.executemany("INSERT INTO _moves VALUES (?, ?, ?)", [
-        [i, j, model.move_kind(a, b)] for i, a in enumerate(ids) for j, b in enumerate(ids) if i != j
-    ])
+    moves = [[i, j, model.move_kind(a, b)] for i, a in enumerate(ids) for j, b in enumerate(ids) if i != j]
+    if moves:  # a one-stage model has none, and executemany refuses an empty list
+        con.executemany("INSERT INTO _moves VALUES (?, ?, ?)", moves)
 
 
 def _append_dims(con, source: str) -> None:
@@ -342,7 +342,7 @@ def _resolve_person(store, some_id: str) -> str | None:
     joins, pid = person_id_sql(store.con)
     # an anonymous id seen alongside a customer id still means its own (stitched) person first
     hit = store.fetch(f"SELECT {pid} FROM events e {joins} WHERE e.customer_id = ? "
-                      "OR e.anonymous_id = ? ORDER BY (e.customer_id = ?) DESC, "
+                      "OR e.anonymous_id = ? ORDER BY coalesce(e.customer_id = ?, false) DESC, "
                       "e.customer_id IS NOT NULL LIMIT 1", [some_id, some_id, some_id])
     return hit[0][0] if hit else None
 
