@@ -213,3 +213,13 @@ def test_every_field_is_documented():
     for part in (english, french):
         missing = sorted(f for f in fields if f"`{f}`" not in part)
         assert not missing, f"undocumented journey.yaml fields: {missing}"
+
+
+def test_exported_members():
+    import parcours.journey as journey
+
+    assert sorted(journey.__all__) == sorted([
+        "DEFAULT_TEMPLATE", "JourneyModel", "load_model", "parse_model", "load_template",
+        "list_templates", "template_path", "template_text", "refresh", "RefreshStats",
+        "timeline", "CustomerTimeline"])
+    assert all(hasattr(journey, name) for name in journey.__all__)

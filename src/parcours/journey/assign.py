@@ -185,10 +185,11 @@ def refresh(store, model: JourneyModel, full: bool = False) -> RefreshStats:
             full, last_seq = True, -1
         max_seq = con.execute("SELECT coalesce(max(_seq), -1) FROM events").fetchone()[0]
         new_events = con.execute("SELECT count(*) FROM events WHERE _seq > ?", [last_seq]).fetchone()[0]
+        _stage_tables(con, model)  # labels may have changed even when nothing else did
         if not full and new_events == 0:
+            con.execute("DROP TABLE _moves")
             return _stats(con, False, 0, 0, t0)
 
-        _stage_tables(con, model)
         joins, pid = person_id_sql(con)
         con.execute(f"""CREATE OR REPLACE TEMP TABLE _ev AS
             SELECT {pid} AS person_id, e.customer_id, e.account_id, e."timestamp",
