@@ -31,7 +31,10 @@ META_SEQ = "journey.last_seq"
 META_IDENTITY = "journey.identity_hash"
 META_MODEL = "journey.model"
 
-DIMS = {"dim_event": "event", "dim_channel": "channel", "dim_touchpoint": "touchpoint"}
+#: dictionary tables: (table, code column, name column, source column of the events)
+DIMS = (("dim_event", "code", "name", "event"), ("dim_channel", "code", "name", "channel"),
+        ("dim_touchpoint", "code", "name", "touchpoint"),
+        ("dim_account", "account_key", "account_id", "account_id"))
 
 
 @dataclasses.dataclass
@@ -116,6 +119,7 @@ _DDL = [
     "CREATE TABLE IF NOT EXISTS dim_event (code INTEGER, name VARCHAR)",
     "CREATE TABLE IF NOT EXISTS dim_channel (code INTEGER, name VARCHAR)",
     "CREATE TABLE IF NOT EXISTS dim_touchpoint (code INTEGER, name VARCHAR)",
+    "CREATE TABLE IF NOT EXISTS dim_account (account_key INTEGER, account_id VARCHAR)",
     """CREATE TABLE IF NOT EXISTS persons (person_key INTEGER, person_id VARCHAR,
         customer_id VARCHAR, account_id VARCHAR, first_seen TIMESTAMP, last_seen TIMESTAMP)""",
     """CREATE TABLE IF NOT EXISTS journey_events (person_key INTEGER, ts BIGINT,
@@ -157,9 +161,7 @@ def _stage_tables(con, model: JourneyModel) -> None:
 
 def _append_dims(con, source: str) -> None:
     """Give codes to names not seen yet; existing codes never change."""
-    for table, col in list(DIMS.items()) + [("dim_account", "account_id")]:
-        code = "account_key" if table == "dim_account" else "code"
-        name = "account_id" if table == "dim_account" else "name"
+    for table, code, name, col in DIMS:
         con.execute(f"""
             INSERT INTO {table}
             SELECT (SELECT coalesce(max({code}), 0) FROM {table}) + row_number() OVER (ORDER BY n), n
@@ -177,7 +179,6 @@ def refresh(store, model: JourneyModel, full: bool = False) -> RefreshStats:
     with store.transaction() as con:
         for ddl in _DDL:
             con.execute(ddl)
-        con.execute("CREATE TABLE IF NOT EXISTS dim_account (account_key INTEGER, account_id VARCHAR)")
         ident = _identity_hash(con)
         fingerprint = model.fingerprint()
         last_seq = int(store.meta(META_SEQ) or -1) if not full else -1
