@@ -1,0 +1,569 @@
+"""Funnels: how many customers go through a sequence of steps within a conversion window.
+
+How it is computed (semantics in ``docs/analyses.md``):
+
+1. In DuckDB, through Ibis: keep the events that match a step or an exclusion, flag which,
+   and sort them by (customer, timestamp, seq). For ``strict`` order, window functions first
+   count, for each event, the customer's events strictly before and up to its timestamp, so
+   "was anything in between?" becomes a subtraction.
+2. In numpy, over those filtered rows: every step-1 event starts an attempt, and the attempts
+   of all customers advance one step at a time together: the next step is the first matching
+   event at or after the current one (``np.searchsorted`` over the step's sorted positions).
+   That is K vectorised passes, O(n log n), and no Python loop per customer. The same greedy
+   search written as SQL needs one self-join or ASOF join per step and per tie rule; the
+   sorted pass states the rule once and runs in a second on millions of rows.
+3. Each customer (or account) keeps its best attempt; counts, times and breakdowns are
+   aggregated from those.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import asdict, dataclass, field
+from typing import Any, Iterable
+
+import ibis
+import numpy as np
+import pandas as pd
+
+from ..errors import AnalysisError
+from ._common import (
+    Step,
+    as_steps,
+    attribute_name,
+    choice,
+    customer_attribute,
+    journey,
+    json_ready,
+    parse_duration,
+    per_column,
+)
+
+ORDERS = ("ordered", "strict", "unordered")
+PERIODS = ("day", "week", "month")
+#: upper bounds (seconds) of the time-to-convert histogram bins; the last bin is open.
+HISTOGRAM_BOUNDS = (60, 300, 900, 3600, 6 * 3600, 86400, 3 * 86400, 7 * 86400, 14 * 86400, 30 * 86400)
+_US = 1_000_000
+
+__all__ = [
+    "Step", "Exclusion", "FunnelStep", "FunnelBreakdown", "FunnelResult", "FunnelTrendsResult",
+    "FunnelPeopleResult", "funnel", "funnel_trends", "funnel_people",
+]
+
+
+# -- parameters --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Exclusion:
+    """Leave out customers doing ``event`` after step ``start`` and before step ``end``."""
+
+    event: str
+    start: int
+    end: int
+
+    @classmethod
+    def parse(cls, spec: "str | Exclusion", n_steps: int) -> "Exclusion":
+        if isinstance(spec, Exclusion):
+            ex = spec
+        else:
+            parts = str(spec).rsplit(":", 2)
+            try:
+                ex = cls(parts[0], int(parts[1]), int(parts[2]))
+            except (IndexError, ValueError):
+                raise AnalysisError(
+                    f"invalid exclusion {spec!r}: expected EVENT:FROM:TO, e.g. refund:0:2"
+                ) from None
+        if not ex.event or not 0 <= ex.start < ex.end < n_steps:
+            raise AnalysisError(
+                f"invalid exclusion {spec!r}: steps are numbered 0 to {n_steps - 1} and FROM < TO"
+            )
+        return ex
+
+
+def _attribution(value: str, n_steps: int) -> int | str:
+    """first_touch -> 0, step:N -> N, last_touch stays a word (it depends on the attempt)."""
+    if value == "first_touch":
+        return 0
+    if value == "last_touch":
+        return value
+    if value.startswith("step:"):
+        try:
+            n = int(value.removeprefix("step:"))
+        except ValueError:
+            n = -1
+        if 0 <= n < n_steps:
+            return n
+    raise AnalysisError(
+        f"attribution must be first_touch, last_touch or step:N with N from 0 to {n_steps - 1},"
+        f" not {value!r}"
+    )
+
+
+# -- results -----------------------------------------------------------------------------
+
+
+@dataclass
+class FunnelStep:
+    name: str
+    count: int
+    conversion_from_previous: float | None
+    conversion_from_first: float | None
+    average_seconds: float | None
+    median_seconds: float | None
+
+    def to_dict(self) -> dict:
+        return {k: json_ready(v) for k, v in asdict(self).items()}
+
+
+@dataclass
+class FunnelBreakdown:
+    value: Any
+    steps: list[FunnelStep]
+
+    def to_dict(self) -> dict:
+        return {"value": json_ready(self.value), "steps": [s.to_dict() for s in self.steps]}
+
+
+@dataclass
+class FunnelResult:
+    steps: list[FunnelStep]
+    breakdown: list[FunnelBreakdown] = field(default_factory=list)
+    #: per step after the first: [{"upper_seconds", "count"}], upper None for the open bin.
+    histograms: list[dict] = field(default_factory=list)
+    order: str = "ordered"
+    window_seconds: float = 14 * 86400
+    per: str = "customer"
+
+    def to_dict(self) -> dict:
+        return {
+            "order": self.order,
+            "window_seconds": self.window_seconds,
+            "per": self.per,
+            "steps": [s.to_dict() for s in self.steps],
+            "breakdown": [b.to_dict() for b in self.breakdown],
+            "time_to_convert": self.histograms,
+        }
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per step, and per breakdown value when there is one (``value`` column)."""
+        if not self.breakdown:
+            return _steps_frame(self.steps)
+        return pd.concat(
+            [_steps_frame(b.steps).assign(value=b.value) for b in self.breakdown], ignore_index=True
+        )
+
+
+@dataclass
+class FunnelTrendsResult:
+    period: str
+    #: [{"period": ISO date of the period's start, "steps": [FunnelStep ...]}]
+    periods: list[dict]
+
+    def to_dict(self) -> dict:
+        return {
+            "period": self.period,
+            "periods": [
+                {"period": p["period"], "steps": [s.to_dict() for s in p["steps"]]} for p in self.periods
+            ],
+        }
+
+    def to_frame(self) -> pd.DataFrame:
+        frames = [_steps_frame(p["steps"]).assign(period=p["period"]) for p in self.periods]
+        return pd.concat(frames, ignore_index=True) if frames else _steps_frame([]).assign(period=None)
+
+
+@dataclass
+class FunnelPeopleResult:
+    step: int
+    dropped: bool
+    #: [{"id", "furthest_step", "entered_at", "step_at"}], ids sorted.
+    people: list[dict]
+
+    def to_dict(self) -> dict:
+        return {"step": self.step, "dropped": self.dropped, "people": self.people}
+
+    def to_frame(self) -> pd.DataFrame:
+        return pd.DataFrame(self.people, columns=["id", "furthest_step", "entered_at", "step_at"])
+
+
+def _steps_frame(steps: list[FunnelStep]) -> pd.DataFrame:
+    cols = list(FunnelStep.__dataclass_fields__)
+    return pd.DataFrame([asdict(s) for s in steps], columns=cols).assign(
+        step=lambda f: range(len(f))
+    )
+
+
+# -- public functions --------------------------------------------------------------------
+
+
+def funnel(
+    store,
+    steps: Iterable | None = None,
+    window: str | int | float | dt.timedelta = "14d",
+    order: str = "ordered",
+    exclude: Iterable[str | Exclusion] = (),
+    per: str = "customer",
+    by: str | None = None,
+    since=None,
+    until=None,
+    *,
+    stages: bool | Iterable[str] = False,
+    attribution: str = "first_touch",
+) -> FunnelResult:
+    """Customers reaching each step of ``steps`` within ``window`` of their step-1 event.
+
+    ``stages=True`` reads ``steps`` as stage ids; ``stages=[...]`` gives the stage ids directly.
+    ``by`` breaks the counts down by an event column (its value on the event chosen by
+    ``attribution``) or by a customer attribute (``attributes.segment``).
+    """
+    plan = _Plan.build(steps, stages, window, order, exclude, per, by, attribution)
+    best = _best_attempts(store, plan, since, until)
+    result = FunnelResult(
+        steps=_aggregate(best, plan),
+        order=plan.order,
+        window_seconds=plan.window_us / _US,
+        per=per,
+        histograms=_histograms(best, plan),
+    )
+    if by is not None:
+        values = best["value"].astype(object).where(best["value"].notna(), None)
+        keys = sorted(
+            values.unique(), key=lambda v: (-int((values == v).sum()) if v is not None else 0, v is None, str(v))
+        )
+        for v in keys:
+            part = best[values.isna()] if v is None else best[values == v]
+            result.breakdown.append(FunnelBreakdown(v, _aggregate(part, plan)))
+    return result
+
+
+def funnel_trends(
+    store,
+    steps: Iterable | None = None,
+    period: str = "day",
+    window: str | int | float | dt.timedelta = "14d",
+    order: str = "ordered",
+    exclude: Iterable[str | Exclusion] = (),
+    per: str = "customer",
+    since=None,
+    until=None,
+    *,
+    stages: bool | Iterable[str] = False,
+) -> FunnelTrendsResult:
+    """The funnel of the customers who entered (did step 1) in each day, week or month.
+
+    A customer entering in several periods counts in each, with its best attempt started there.
+    """
+    choice("period", period, PERIODS)
+    plan = _Plan.build(steps, stages, window, order, exclude, per, None, "first_touch")
+    best = _best_attempts(store, plan, since, until, period=period)
+    periods = [
+        {"period": p.date().isoformat(), "steps": _aggregate(part, plan)}
+        for p, part in best.groupby("period", sort=True)
+    ]
+    return FunnelTrendsResult(period, periods)
+
+
+def funnel_people(
+    store,
+    steps: Iterable | None = None,
+    step: int = 0,
+    dropped: bool = False,
+    window: str | int | float | dt.timedelta = "14d",
+    order: str = "ordered",
+    exclude: Iterable[str | Exclusion] = (),
+    per: str = "customer",
+    since=None,
+    until=None,
+    *,
+    stages: bool | Iterable[str] = False,
+) -> FunnelPeopleResult:
+    """The customers who reached step ``step`` (0-based), or who stopped there (``dropped``)."""
+    plan = _Plan.build(steps, stages, window, order, exclude, per, None, "first_touch")
+    if not 0 <= step < len(plan.steps):
+        raise AnalysisError(f"step must be from 0 to {len(plan.steps) - 1}, not {step}")
+    best = _best_attempts(store, plan, since, until)
+    chosen = best[best["reached"] == step + 1] if dropped else best[best["reached"] > step]
+    people = [
+        {
+            "id": r.who,
+            "furthest_step": int(r.reached) - 1,
+            "entered_at": pd.Timestamp(r.t0, unit="us").isoformat(),
+            "step_at": pd.Timestamp(getattr(r, f"t{step}"), unit="us").isoformat(),
+        }
+        for r in chosen.sort_values("who").itertuples()
+    ]
+    return FunnelPeopleResult(step, dropped, people)
+
+
+# -- the engine --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Plan:
+    steps: list[Step]
+    window_us: int
+    order: str
+    exclusions: list[Exclusion]
+    who: str
+    by: str | None
+    attribute: str | None
+    attribution: int | str
+
+    @classmethod
+    def build(cls, steps, stages, window, order, exclude, per, by, attribution) -> "_Plan":
+        if stages is not False and stages is not True:
+            if steps is not None:
+                raise AnalysisError("give either steps or stages=[...], not both")
+            steps, stages = list(stages), True
+        if steps is None:
+            raise AnalysisError("a funnel needs steps")
+        parsed = as_steps(steps, stages=bool(stages))
+        if isinstance(exclude, str):
+            exclude = [exclude]
+        attr = attribute_name(by)
+        if attr is not None and per == "account":
+            raise AnalysisError("a breakdown by customer attribute needs per=customer")
+        return cls(
+            steps=parsed,
+            window_us=int(parse_duration(window).total_seconds() * _US),
+            order=choice("order", order, ORDERS),
+            exclusions=[Exclusion.parse(x, len(parsed)) for x in exclude],
+            who=per_column(per),
+            by=by,
+            attribute=attr,
+            attribution=_attribution(attribution, len(parsed)),
+        )
+
+
+def _candidates(store, plan: _Plan, since, until):
+    """The events that are a step or an exclusion, with flags, sorted by (who, timestamp, seq)."""
+    t = journey(store, since, until)
+    t = t.filter(t[plan.who].notnull())
+    cols = {"who": t[plan.who], "timestamp": t.timestamp, "seq": t.seq, "event_id": t.event_id}
+    if plan.order == "strict":
+        # Events of the same customer strictly before this timestamp, and up to it (included).
+        mine = ibis.window(group_by=t[plan.who])
+        cols["n_before"] = ibis.rank().over(group_by=t[plan.who], order_by=t.timestamp)
+        cols["n_upto"] = t.timestamp.count().over(mine) - ibis.rank().over(
+            group_by=t[plan.who], order_by=t.timestamp.desc()
+        )
+    if plan.by is not None and plan.attribute is None:
+        if plan.by not in t.columns:
+            raise AnalysisError(f"cannot break down by {plan.by!r}: no such column in {t.get_name()}")
+        cols["value"] = t[plan.by].cast("string")
+    flags = {f"s{i}": s.matches(t) for i, s in enumerate(plan.steps)}
+    flags |= {f"x{i}": (t.event == x.event).fill_null(False) for i, x in enumerate(plan.exclusions)}
+    e = t.select(**cols, **flags)
+    e = e.filter(ibis.or_(*[e[f] for f in flags]))
+    if plan.attribute is not None:
+        attrs = customer_attribute(store, plan.attribute)
+        e = e.left_join(attrs, e.who == attrs.customer_id).drop("customer_id")
+    return e.order_by("who", "timestamp", "seq", "event_id").to_pyarrow()
+
+
+def _best_attempts(store, plan: _Plan, since, until, period: str | None = None) -> pd.DataFrame:
+    """One row per customer (and period): its best attempt, exclusions applied.
+
+    Columns: who, reached (number of steps done), t0..t{K-1} (µs since epoch, NaN when not
+    reached), value (breakdown), period (when asked).
+    """
+    rows = _candidates(store, plan, since, until)
+    k = len(plan.steps)
+    n = rows.num_rows
+    if n == 0:
+        return _no_attempts(k)
+    who = rows.column("who").to_numpy(zero_copy_only=False)
+    ts = rows.column("timestamp").cast("int64").to_numpy()
+    pid = np.cumsum(np.r_[False, who[1:] != who[:-1]])
+    # A "moment" is one customer's events sharing a timestamp: they count as simultaneous.
+    new_moment = np.r_[True, (pid[1:] != pid[:-1]) | (ts[1:] != ts[:-1])]
+    firsts = np.flatnonzero(new_moment)
+    moment = np.cumsum(new_moment) - 1
+    m_start = firsts[moment]
+    m_end = np.r_[firsts[1:], n][moment]
+    step_pos = [np.flatnonzero(rows.column(f"s{i}").to_numpy(zero_copy_only=False)) for i in range(k)]
+    g = _Grid(pid, ts, m_start)
+
+    if plan.order == "unordered":
+        starts = np.unique(np.concatenate(step_pos))
+        pos = _unordered(g, step_pos, starts, plan.window_us)
+    else:
+        starts = step_pos[0]
+        strict = None
+        if plan.order == "strict":
+            strict = (rows.column("n_before").to_numpy(), rows.column("n_upto").to_numpy())
+        pos = _ordered(g, step_pos, starts, plan.window_us, strict)
+    if len(starts) == 0:
+        return _no_attempts(k)
+    reached = (pos >= 0).sum(axis=1)
+
+    # Best attempt: the furthest, then the earliest; per customer (and per entry period).
+    keys = [pid[starts]]
+    if period is not None:
+        per_start = _period_start(ts[starts], period)
+        keys = [per_start, pid[starts]]
+    ordering = np.lexsort((starts, -reached, *keys[::-1]))
+    first = np.r_[True, np.any([np.diff(kk[ordering]) != 0 for kk in keys], axis=0)]
+    chosen = ordering[first]
+    pos, reached, starts = pos[chosen], reached[chosen], starts[chosen]
+
+    keep = ~_excluded(plan, pid, ts, m_end, rows, pos, reached, starts)
+    pos, reached, starts = pos[keep], reached[keep], starts[keep]
+
+    best = pd.DataFrame({"who": who[starts], "reached": reached})
+    safe = np.where(pos >= 0, pos, 0)
+    for i in range(k):
+        best[f"t{i}"] = np.where(pos[:, i] >= 0, ts[safe[:, i]], np.nan)
+    if period is not None:
+        best["period"] = pd.to_datetime(_period_start(ts[starts], period), unit="us")
+    if plan.by is not None:
+        values = rows.column("value").to_numpy(zero_copy_only=False)
+        if plan.attribution == "last_touch":
+            at = pos[np.arange(len(pos)), reached - 1]
+        else:
+            at = pos[:, plan.attribution]
+        best["value"] = pd.Series(np.where(at >= 0, values[np.maximum(at, 0)], None), dtype=object)
+    return best
+
+
+def _no_attempts(k: int) -> pd.DataFrame:
+    cols = {"who": object, "reached": np.int64, **{f"t{i}": float for i in range(k)}}
+    cols |= {"period": "datetime64[us]", "value": object}
+    return pd.DataFrame({c: pd.Series(dtype=d) for c, d in cols.items()})
+
+
+@dataclass
+class _Grid:
+    pid: np.ndarray  # customer number per row (rows sorted by customer, time, seq)
+    ts: np.ndarray  # µs since epoch
+    m_start: np.ndarray  # first row of the row's moment (same customer and timestamp)
+
+    def next_at_or_after(self, cand: np.ndarray, row: np.ndarray, skip: np.ndarray | None = None):
+        """The first row of ``cand`` simultaneous with or after ``row``, same customer; -1 if none.
+
+        ``skip`` (attempts x used rows) lists rows the attempt already used: an event fills
+        one step at most, so they are passed over.
+        """
+        if len(cand) == 0 or len(row) == 0:
+            return np.full(len(row), -1)
+        idx = np.searchsorted(cand, self.m_start[row])
+        if skip is not None:
+            # Used rows can only be simultaneous ones; each pass skips at least one.
+            for _ in range(skip.shape[1]):
+                hit = (idx < len(cand)) & (cand[np.minimum(idx, len(cand) - 1)][:, None] == skip).any(axis=1)
+                if not hit.any():
+                    break
+                idx = idx + hit
+        found = cand[np.minimum(idx, len(cand) - 1)]
+        ok = (idx < len(cand)) & (self.pid[found] == self.pid[row])
+        return np.where(ok, found, -1)
+
+
+def _ordered(g: _Grid, step_pos, starts, window_us, strict) -> np.ndarray:
+    """Rows of each attempt's steps (-1 once the attempt stopped), greedily earliest."""
+    pos = np.full((len(starts), len(step_pos)), -1, dtype=np.int64)
+    pos[:, 0] = starts
+    deadline = g.ts[starts] + window_us
+    live = np.arange(len(starts))
+    for k in range(1, len(step_pos)):
+        prev = pos[live, k - 1]
+        nxt = g.next_at_or_after(step_pos[k], prev, skip=pos[live, :k])
+        ok = nxt >= 0
+        ok &= g.ts[np.maximum(nxt, 0)] <= deadline[live]
+        if strict is not None:
+            n_before, n_upto = strict
+            ok &= n_before[np.maximum(nxt, 0)] <= n_upto[prev]  # nothing strictly in between
+        pos[live[ok], k] = nxt[ok]
+        live = live[ok]
+    return pos
+
+
+def _unordered(g: _Grid, step_pos, starts, window_us) -> np.ndarray:
+    """Rows at which each attempt first did each step within its window, in time order."""
+    deadline = g.ts[starts] + window_us
+    big = np.iinfo(np.int64).max
+    found = np.full((len(starts), len(step_pos)), big, dtype=np.int64)
+    for j, cand in enumerate(step_pos):
+        nxt = g.next_at_or_after(cand, starts)
+        ok = (nxt >= 0) & (g.ts[np.maximum(nxt, 0)] <= deadline)
+        found[ok, j] = nxt[ok]
+    # Rows are in time order within a customer, so sorting rows sorts by time.
+    found.sort(axis=1)
+    return np.where(found == big, -1, found)
+
+
+def _excluded(plan, pid, ts, m_end, rows, pos, reached, starts) -> np.ndarray:
+    """Attempts with an exclusion event after step FROM and before step TO (or window end)."""
+    out = np.zeros(len(pos), bool)
+    for i, x in enumerate(plan.exclusions):
+        cand = np.flatnonzero(rows.column(f"x{i}").to_numpy(zero_copy_only=False))
+        live = np.flatnonzero(reached > x.start)
+        if len(cand) == 0 or len(live) == 0:
+            continue
+        after = pos[live, x.start]
+        idx = np.searchsorted(cand, m_end[after])  # first exclusion event strictly later
+        found = cand[np.minimum(idx, len(cand) - 1)]
+        hit = (idx < len(cand)) & (pid[found] == pid[after])
+        to = pos[live, x.end]
+        limit_ok = np.where(
+            to >= 0, ts[found] < ts[np.maximum(to, 0)], ts[found] <= ts[starts[live]] + plan.window_us
+        )
+        out[live[hit & limit_ok]] = True
+    return out
+
+
+def _period_start(us: np.ndarray, period: str) -> np.ndarray:
+    """µs since epoch -> µs of the start of its UTC day, ISO week (Monday) or month."""
+    days = us.astype("datetime64[us]").astype("datetime64[D]")
+    if period == "week":
+        # 1970-01-01 was a Thursday: shift by 3 days so weeks start on Monday.
+        days = ((days.astype(np.int64) + 3) // 7 * 7 - 3).astype("datetime64[D]")
+    elif period == "month":
+        days = days.astype("datetime64[M]").astype("datetime64[D]")
+    return days.astype("datetime64[us]").astype(np.int64)
+
+
+def _aggregate(best: pd.DataFrame, plan: _Plan) -> list[FunnelStep]:
+    """Cumulative counts, conversions and times between consecutive steps."""
+    out = []
+    reached = best["reached"].to_numpy()
+    first = int((reached >= 1).sum())
+    prev = None
+    for k, step in enumerate(plan.steps):
+        count = int((reached > k).sum())
+        avg = med = None
+        if k > 0 and count:
+            done = best[reached > k]
+            secs = (done[f"t{k}"] - done[f"t{k - 1}"]).to_numpy() / _US
+            avg, med = float(secs.mean()), float(np.median(secs))
+        out.append(
+            FunnelStep(
+                name=step.name,
+                count=count,
+                conversion_from_previous=None if k == 0 or not prev else count / prev,
+                conversion_from_first=count / first if first else None,
+                average_seconds=avg,
+                median_seconds=med,
+            )
+        )
+        prev = count
+    return out
+
+
+def _histograms(best: pd.DataFrame, plan: _Plan) -> list[dict]:
+    edges = np.array([0, *HISTOGRAM_BOUNDS, np.inf])
+    out = []
+    reached = best["reached"].to_numpy()
+    for k in range(1, len(plan.steps)):
+        done = best[reached > k]
+        secs = (done[f"t{k}"] - done[f"t{k - 1}"]).to_numpy() / _US
+        # Bins are (lower, upper]; 0 s goes to the first bin.
+        idx = np.searchsorted(edges[1:], secs, side="left")
+        counts = np.bincount(idx, minlength=len(edges) - 1)
+        bins = [
+            {"upper_seconds": None if np.isinf(hi) else int(hi), "count": int(c)}
+            for hi, c in zip(edges[1:], counts)
+        ]
+        out.append({"step": k, "name": plan.steps[k].name, "bins": bins})
+    return out
