@@ -179,7 +179,7 @@ def journey(
     if as_json:
         print_json(data)
         return
-    console.print(t("journey.title", lang, person=data["person_id"], stage=data.get("current_stage")))
+    console.print(t("journey.title", lang, person=data["person_id"], stage=data["current_stage_label"]))
     stages = Table(title=None)
     for key in ("stage", "entered", "left", "move"):
         stages.add_column(t(f"col.{key}", lang))
@@ -192,7 +192,7 @@ def journey(
         events.add_column(t(f"col.{key}", lang))
     for e in data["events"]:
         events.add_row(str(e["timestamp"]), e["event"], e.get("channel") or "", e.get("touchpoint") or "",
-                       str(e.get("stage") or ""))
+                       e["stage_label"])
     console.print(events)
 
 
