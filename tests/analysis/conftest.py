@@ -89,3 +89,11 @@ class scratch_store:
     def __exit__(self, *exc):
         self.store.close()
         self._dir.cleanup()
+
+
+@pytest.fixture(scope="module")
+def shared_store(tmp_path_factory):
+    """One store per test module, for property tests that reload ``journey_view`` per example."""
+    store = Store(tmp_path_factory.mktemp("analysis") / "s.duckdb")
+    yield store
+    store.close()
