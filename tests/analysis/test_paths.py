@@ -120,7 +120,7 @@ event = st.builds(
 journeys = st.integers(0, 25).flatmap(lambda n: st.lists(event, min_size=n, max_size=n))
 
 
-@settings(max_examples=80, deadline=None)
+@settings(max_examples=60, deadline=None)
 @given(
     events=journeys,
     by=st.sampled_from(["event", "stage", "touchpoint", "channel"]),

@@ -80,7 +80,7 @@ event = st.builds(
 journeys = st.integers(0, 25).flatmap(lambda n: st.lists(event, min_size=n, max_size=n))
 
 
-@settings(max_examples=70, deadline=None)
+@settings(max_examples=60, deadline=None)
 @given(
     events=journeys,
     return_event=st.sampled_from([None, "purchase", "login"]),
