@@ -44,6 +44,7 @@ PERIODS = ("day", "week", "month")
 #: upper bounds (seconds) of the time-to-convert histogram bins; the last bin is open.
 HISTOGRAM_BOUNDS = (60, 300, 900, 3600, 6 * 3600, 86400, 3 * 86400, 7 * 86400, 14 * 86400, 30 * 86400)
 _US = 1_000_000
+_MISSING = "\x00missing"  # stands for "no value" while grouping a breakdown
 
 __all__ = [
     "Step", "Exclusion", "FunnelStep", "FunnelBreakdown", "FunnelResult", "FunnelTrendsResult",
@@ -227,13 +228,10 @@ def funnel(
         histograms=_histograms(best, plan),
     )
     if by is not None:
-        values = best["value"].astype(object).where(best["value"].notna(), None)
-        keys = sorted(
-            values.unique(), key=lambda v: (-int((values == v).sum()) if v is not None else 0, v is None, str(v))
-        )
-        for v in keys:
-            part = best[values.isna()] if v is None else best[values == v]
-            result.breakdown.append(FunnelBreakdown(v, _aggregate(part, plan)))
+        # Largest groups first; customers without a value form the last group (value None).
+        groups = best.groupby(best["value"].fillna(_MISSING), sort=False)
+        for v, part in sorted(groups, key=lambda g: (g[0] == _MISSING, -len(g[1]), str(g[0]))):
+            result.breakdown.append(FunnelBreakdown(None if v == _MISSING else v, _aggregate(part, plan)))
     return result
 
 
