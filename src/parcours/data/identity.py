@@ -286,6 +286,7 @@ def _stitch(store: Store, con, force: bool) -> StitchReport:
     con.execute("""
         UPDATE identities SET status = 'accepted', reason = NULL
         WHERE (status IS DISTINCT FROM 'accepted' OR (reason IS NOT NULL AND reason NOT LIKE 'forced%'))
+          AND alias_id IS NOT NULL AND customer_id IS NOT NULL
           AND rowid NOT IN (SELECT rid FROM _stitch_conf WHERE rid IS NOT NULL)""")
     con.execute("""
         INSERT INTO identities (alias_id, customer_id, source, "timestamp", status, reason)
