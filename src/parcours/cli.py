@@ -42,7 +42,7 @@ def handle_errors(fn):
         try:
             return fn(*args, **kwargs)
         except ParcoursError as exc:
-            err_console.print(f"[bold red]{t('error')}[/]: {exc}", highlight=False)
+            err_console.print(f"[bold red]{t('error')}[/]: {exc}", highlight=False, soft_wrap=True)
             raise typer.Exit(exc.exit_code)
 
     return wrapper
@@ -194,6 +194,106 @@ def journey(
         events.add_row(str(e["timestamp"]), e["event"], e.get("channel") or "", e.get("touchpoint") or "",
                        e["stage_label"])
     console.print(events)
+
+
+def parse_step_text(text: str) -> dict | str:
+    """``NAME`` or ``NAME[channel=web,touchpoint=cart,properties.device=mobile]`` to a step."""
+    import re
+
+    from .errors import ConfigError
+
+    m = re.fullmatch(r"\s*([^\[\]]+?)\s*(?:\[(.*)\])?\s*", text)
+    if not m:
+        raise ConfigError(f"cannot read the step {text!r}: expected NAME or NAME[key=value,...]")
+    name, conds = m.group(1), m.group(2)
+    if not conds:
+        return name
+    step: dict = {"event": name, "properties": {}}
+    for part in conds.split(","):
+        if "=" not in part:
+            raise ConfigError(f"step condition {part!r} in {text!r}: expected key=value")
+        key, value = (x.strip() for x in part.split("=", 1))
+        if key.startswith("properties."):
+            step["properties"][key[len("properties."):]] = _scalar(value)
+        elif key in ("channel", "touchpoint", "stage"):
+            step[key] = value
+        else:
+            raise ConfigError(f"unknown step condition {key!r} (channel, touchpoint, stage, properties.NAME)")
+    return step
+
+
+def _scalar(text: str):
+    """A property value as typed in a step: true/false, numbers, else text."""
+    if text in ("true", "false"):
+        return text == "true"
+    for cast in (int, float):
+        try:
+            return cast(text)
+        except ValueError:
+            pass
+    return text.strip('"')
+
+
+def _print_frame(frame, title: str | None = None, limit: int = 50) -> None:
+    table = Table(title=title)
+    for col in frame.columns:
+        table.add_column(str(col))
+    for row in frame.head(limit).itertuples(index=False):
+        table.add_row(*["" if v is None or (isinstance(v, float) and v != v) else
+                        (f"{v:.3f}" if isinstance(v, float) else str(v)) for v in row])
+    console.print(table)
+
+
+@app.command()
+@handle_errors
+def funnel(
+    directory: Path = typer.Argument(..., help="Workspace folder."),
+    step: List[str] = typer.Option([], "--step", "-s",
+                                   help="A step: NAME or NAME[channel=..,touchpoint=..,properties.KEY=..] (repeatable, in order)."),
+    window: str = typer.Option("14d", "--window", help="Conversion window from the step-1 event (inclusive): 14d, 2h, 30m."),
+    order: str = typer.Option("ordered", "--order", help="ordered, strict or unordered."),
+    exclude: List[str] = typer.Option([], "--exclude", help="NAME:FROM:TO, steps numbered from 0 (repeatable)."),
+    per: str = typer.Option("customer", "--per", help="customer or account (B2B)."),
+    by: Optional[str] = typer.Option(None, "--by", help="Breakdown: channel, touchpoint, or a customer attribute."),
+    attribution: str = typer.Option("first_touch", "--attribution", help="first_touch, last_touch or step:N."),
+    since: Optional[str] = typer.Option(None, "--since", help="Only attempts starting on or after this date."),
+    until: Optional[str] = typer.Option(None, "--until", help="Only attempts starting before this date."),
+    stages: bool = typer.Option(False, "--stages", help="Use the journey model's stages as the steps."),
+    as_json: bool = JsonOpt,
+):
+    """Conversion through ordered steps, with time to convert and breakdowns."""
+    from .analysis.funnel import funnel as run_funnel
+
+    with _open(directory) as ws:
+        steps = [parse_step_text(s) for s in step] or (ws.model.stage_ids if stages else [])
+        result = run_funnel(ws.store, steps, window=window, order=order, exclude=exclude, per=per, by=by,
+                            since=since, until=until, stages=stages, attribution=attribution)
+    if as_json:
+        print_json(result.to_dict())
+    else:
+        _print_frame(result.to_frame())
+
+
+@app.command()
+@handle_errors
+def paths(
+    directory: Path = typer.Argument(..., help="Workspace folder."),
+    by: str = typer.Option("event", "--by", help="event, stage, touchpoint or channel."),
+    start: Optional[str] = typer.Option(None, "--start", help="Only paths from this item on."),
+    end: Optional[str] = typer.Option(None, "--end", help="Only paths up to this item."),
+    depth: Optional[int] = typer.Option(None, "--depth", help="At most this many items per path."),
+    min_share: float = typer.Option(0.0, "--min-share", help="Hide transitions below this share of customers."),
+    as_json: bool = JsonOpt,
+):
+    """Transitions between consecutive items, top path variants, step matrix, loops."""
+    from .analysis.paths import paths as run_paths
+
+    with _open(directory) as ws:
+        result = run_paths(ws.store, by=by, start=start, end=end, depth=depth, min_share=min_share)
+    if as_json:
+        print_json(result.to_dict())
+    else:
+        _print_frame(result.to_frame())
 
 
 @app.command()

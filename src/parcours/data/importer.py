@@ -177,14 +177,17 @@ def _write_keyed(con, table: Table, checked: str, import_id: int, unique_in_file
 
 
 def _write_customers(con, checked: str) -> int:
-    """Merge by customer_id: later values win, attributes are merged key by key."""
+    """Merge by customer_id, within the file and with the store: later values win, attributes
+    are merged key by key (JSON merge patch)."""
     new = f"{checked}_last"
     con.execute(
         f"""CREATE TEMP TABLE {new} AS
-        SELECT t_customer_id AS customer_id, t_account_id AS account_id, t_created_at AS created_at,
-               t_attributes AS attributes
-        FROM {checked} WHERE _ok
-        QUALIFY row_number() OVER (PARTITION BY t_customer_id ORDER BY _row DESC) = 1"""
+        SELECT t_customer_id AS customer_id,
+               arg_max(t_account_id, _row) FILTER (t_account_id IS NOT NULL) AS account_id,
+               arg_max(t_created_at, _row) FILTER (t_created_at IS NOT NULL) AS created_at,
+               list_reduce(list(t_attributes::JSON ORDER BY _row) FILTER (t_attributes IS NOT NULL),
+                           lambda a, b: json_merge_patch(a, b)) AS attributes
+        FROM {checked} WHERE _ok GROUP BY t_customer_id"""
     )
     merged = f"{checked}_merged"
     con.execute(
@@ -328,7 +331,9 @@ def import_frame(store: Store, frame, kind: str = "events", mapping=None, tz: st
     if kind == "segment":
         from .segment_import import import_segment_messages
 
-        return import_segment_messages(store, readers.to_arrow(frame).to_pylist(), name=name)
+        # a list of messages stays as it is: a table would add every other message's keys as nulls
+        messages = frame if isinstance(frame, list) else readers.to_arrow(frame).to_pylist()
+        return import_segment_messages(store, messages, name=name)
     _check_timezone(store, tz)
     mapping = parse_mapping(mapping)
     with store.transaction() as con:

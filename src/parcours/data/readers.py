@@ -227,7 +227,10 @@ def stage_frame(con, frame, mapping: dict[str, str]) -> Staged:
     name = _new_name()
     pairs = _rename(table.column_names, mapping)
     table = table.rename_columns([t for _, t in pairs])
-    table = table.append_column("_row", pa.array(range(1, table.num_rows + 1), pa.int64()))
+    if "_row" in table.column_names:  # the caller knows where each row came from
+        pairs = [(s, t) for s, t in pairs if t != "_row"]
+    else:
+        table = table.append_column("_row", pa.array(range(1, table.num_rows + 1), pa.int64()))
     con.register(name + "_arrow", table)
     con.execute(f"CREATE TEMP TABLE {name} AS SELECT *, NULL::VARCHAR AS _raw FROM {name}_arrow")
     con.unregister(name + "_arrow")
