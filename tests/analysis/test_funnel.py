@@ -305,6 +305,8 @@ def test_step_conditions_stages_and_attribute_breakdown(journey_store):
     assert counts(funnel(store, [Step("view", channel="app"), "buy"])) == [1, 0]
     assert counts(funnel(store, ["awareness", "purchase"], stages=True)) == [2, 1]
     assert counts(funnel(store, stages=["awareness", "purchase"])) == [2, 1]
+    assert [s.name for s in funnel(store, stages=["awareness", "purchase"]).steps] == ["awareness", "purchase"]
+    assert funnel(store, [Step("view", channel="app")]).steps[0].name == "view [channel=app]"
     by_last = funnel(store, ["view", "buy"], by="channel", attribution="last_touch").to_dict()
     assert {b["value"]: b["steps"][0]["count"] for b in by_last["breakdown"]} == {"store": 1, "app": 1}
     load_customers(store, [{"customer_id": "ann", "attributes": {"segment": "vip"}}])

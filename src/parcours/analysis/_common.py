@@ -60,7 +60,7 @@ class Step:
     def name(self) -> str:
         if self.label:
             return self.label
-        base = self.event if self.event is not None else f"stage:{self.stage}"
+        base = self.event if self.event is not None else self.stage
         extra = [f"{k}={v}" for k, v in (("channel", self.channel), ("touchpoint", self.touchpoint)) if v]
         extra += [f"{k}={v}" for k, v in sorted(self.properties.items())]
         return f"{base} [{', '.join(extra)}]" if extra else base
