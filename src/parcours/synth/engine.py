@@ -31,7 +31,7 @@ FLOAT_FIELDS = ("value", "price", "ship")
 ONLINE = (CH["web"], CH["app"])
 IDENTIFYING_EVENTS = [EV[e] for e in ("newsletter_signup", "account_created", "purchase", "payment",
                                        "email_open", "email_click", "support_contact", "complaint")]
-IDENTIFYING_CHANNELS = [CH[c] for c in ("store", "phone", "chat", "email")]
+IDENTIFYING_CHANNELS = [CH[c] for c in ("store", "phone", "chat")]
 
 
 class Buf:
@@ -297,7 +297,7 @@ def simulate(ci: int, n: int, ctx: Ctx) -> ChunkOut:
             mark(fr, lm)
             eff(fr, "consideration->purchase conversion").add(reach_p, lm, reach_c)
 
-    store_ck = reach_p & (rng.random(n) < np.where(acq == CH["store"], 0.5, 0.12))
+    store_ck = reach_p & (rng.random(n) < 0.15)
     ck_ch = np.where(store_ck, CH["store"], prim).astype(np.int16)
     online = reach_p & ~store_ck
 
@@ -712,8 +712,9 @@ def simulate(ci: int, n: int, ctx: Ctx) -> ChunkOut:
 
     # CSAT after a complaint and after a cancellation (IPSOS: 30% / 36% dissatisfied)
     for mask, key, tpn in ((cpl, "complaint_dissatisfaction", "complaint_followup"),
-                           (c & (mat_kind == 2), "cancellation_dissatisfaction", "cancellation_followup")):
-        resp = mask & (rng.random(nm) < 0.7)
+                           (mat_kind == 2, "cancellation_dissatisfaction", "cancellation_followup")):
+        # surveys answered before the end of the period; exactly the calibrated share dissatisfied
+        resp = mask & (rng.random(nm) < 0.7) & (t_compl + 3 * DAY < end)
         dis = quota(rng, resp, cal[key])
         j = np.nonzero(resp)[0]
         sc = np.where(dis[j], rng.choice([1, 2], len(j), p=[0.55, 0.45]),
@@ -745,11 +746,12 @@ def simulate(ci: int, n: int, ctx: Ctx) -> ChunkOut:
     hard = long_ck[j] | forced[j] | surprise[j]
     sc = np.where(hard, rng.choice(7, len(j), p=[.02, .05, .1, .18, .25, .22, .18]) + 1,
                   rng.choice(7, len(j), p=[.3, .3, .18, .1, .06, .04, .02]) + 1)
-    fb_add(j, t_buy[j] + HOUR, "ces", sc, ck_ch[j], W.TP["checkout"],
-           np.where(hard, bad_topic[j], T.TOPIC["general"]), np.where(sc >= 5, 0, np.where(sc >= 3, 1, 2)),
+    ces_topic = np.select([long_ck[j], forced[j], surprise[j]],
+                          [T.TOPIC["checkout_long"], T.TOPIC["account_forced"], T.TOPIC["shipping_fees"]], T.TOPIC["general"])
+    fb_add(j, t_buy[j] + HOUR, "ces", sc, ck_ch[j], W.TP["checkout"], ces_topic, np.where(sc >= 5, 0, np.where(sc >= 3, 1, 2)),
            hard & (rng.random(len(j)) < 0.5))
     # exit survey of online cart abandoners (Baymard reasons)
-    abandon = online & ~bought_online
+    abandon = online & ~bought_online & (t_p + off + 30 < end)
     resp = quota(rng, abandon, cal["exit_survey_response"])
     j = np.nonzero(resp)[0]
     rtopics = np.array([T.TOPIC["shipping_fees"], T.TOPIC["account_forced"], T.TOPIC["checkout_long"],
