@@ -49,9 +49,14 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "Generating demo data ({customers} customers) ...",
     },
     "demo.done": {
-        "fr": "Démo prête dans {dir}. Essayez : parcours journey {dir} <client>",
-        "en": "Demo ready in {dir}. Try: parcours journey {dir} <customer>",
+        "fr": "Démo prête dans {dir}. Essayez : .venv/bin/parcours journey {dir} {customer}",
+        "en": "Demo ready in {dir}. Try: .venv/bin/parcours journey {dir} {customer}",
     },
+    "demo.funnel": {"fr": "Entonnoir d'achat (fenêtre 30 jours)", "en": "Purchase funnel (30-day window)"},
+    "col.step": {"fr": "étape de l'entonnoir", "en": "funnel step"},
+    "col.customers": {"fr": "clients", "en": "customers"},
+    "col.from_previous": {"fr": "depuis la précédente", "en": "from previous"},
+    "col.median_time": {"fr": "délai médian", "en": "median time"},
     "demo.stages": {"fr": "Clients par étape atteinte", "en": "Customers by stage reached"},
 }
 
