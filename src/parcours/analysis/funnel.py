@@ -30,6 +30,7 @@ from ..errors import AnalysisError
 from ._common import (
     Step,
     as_steps,
+    as_time,
     attribute_name,
     choice,
     customer_attribute,
@@ -216,7 +217,8 @@ def funnel(
 
     ``stages=True`` reads ``steps`` as stage ids; ``stages=[...]`` gives the stage ids directly.
     ``by`` breaks the counts down by an event column (its value on the event chosen by
-    ``attribution``) or by a customer attribute (``attributes.segment``).
+    ``attribution``) or by a customer attribute (``attributes.segment``). ``since`` (included)
+    and ``until`` (excluded) bound when attempts start; their later steps may come after.
     """
     plan = _Plan.build(steps, stages, window, order, exclude, per, by, attribution)
     best = _best_attempts(store, plan, since, until)
@@ -335,8 +337,14 @@ class _Plan:
 
 
 def _candidates(store, plan: _Plan, since, until):
-    """The events that are a step or an exclusion, with flags, sorted by (who, timestamp, seq)."""
-    t = journey(store, since, until)
+    """The events that are a step or an exclusion, with flags, sorted by (who, timestamp, seq).
+
+    ``since``/``until`` bound the attempts' starts; later steps may follow ``until`` within
+    the window. Events outside [since, until + window) cannot change an attempt starting in
+    [since, until): steps, exclusions and "in between" events all come after the start.
+    """
+    hi = None if until is None else as_time(until) + dt.timedelta(microseconds=plan.window_us)
+    t = journey(store, since, hi)
     t = t.filter(t[plan.who].notnull())
     cols = {"who": t[plan.who], "timestamp": t.timestamp, "seq": t.seq, "event_id": t.event_id}
     if plan.order == "strict":
@@ -367,6 +375,7 @@ def _best_attempts(store, plan: _Plan, since, until, period: str | None = None) 
     reached), value (breakdown), period (when asked).
     """
     rows = _candidates(store, plan, since, until)
+    lo_us, hi_us = (None if x is None else int(pd.Timestamp(as_time(x)).value // 1000) for x in (since, until))
     k = len(plan.steps)
     n = rows.num_rows
     if n == 0:
@@ -392,6 +401,12 @@ def _best_attempts(store, plan: _Plan, since, until, period: str | None = None) 
         if plan.order == "strict":
             strict = (rows.column("n_before").to_numpy(), rows.column("n_upto").to_numpy())
         pos = _ordered(g, step_pos, starts, plan.window_us, strict)
+    entered = np.ones(len(starts), bool)
+    if lo_us is not None:
+        entered &= ts[starts] >= lo_us
+    if hi_us is not None:
+        entered &= ts[starts] < hi_us
+    pos, starts = pos[entered], starts[entered]
     if len(starts) == 0:
         return _no_attempts(k)
     reached = (pos >= 0).sum(axis=1)
