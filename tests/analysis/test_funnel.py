@@ -347,3 +347,13 @@ def test_empty_and_bad_parameters(journey_store):
             funnel(store, ["view", "buy"], **bad)
     with pytest.raises(AnalysisError):
         funnel(store, [])
+
+
+def test_property_conditions_are_typed(journey_store):
+    store = journey_store([
+        ev("ann", 0, "view", properties={"n": 3, "vip": True, "plan": "1"}),
+        ev("bob", 0, "view", properties={"n": "3", "vip": 1, "plan": 1}),
+    ])
+    for props, n in (({"n": 3}, 1), ({"n": "3"}, 1), ({"vip": True}, 1), ({"plan": "1"}, 1), ({"plan": 2}, 0)):
+        step = Step("view", properties=props)
+        assert counts(funnel(store, [step])) == [n], props
