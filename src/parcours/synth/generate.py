@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,7 +22,7 @@ from .engine import DAY, Ctx, Effect, simulate
 from .frictions import load_config
 
 FORMATS = ("parquet", "csv", "jsonl")
-CHUNK = 50_000
+CHUNK = 25_000
 TABLES = ("events", "customers", "feedback", "spend")
 
 SCHEMAS = {
@@ -139,50 +140,85 @@ def _fmt_num(v) -> str:
     return str(v)
 
 
-def _piece(key: str, values: np.ndarray, present: np.ndarray, prefix: str | None = None) -> pa.Array:
-    """',"key":value' where present, '' elsewhere, via a table of the distinct values.
+PRODUCT_IDS = [f"P{i + 1:04d}" for i in range(W.N_PRODUCTS)]
 
-    With ``prefix`` the value is a JSON string: prefix + the number."""
-    vals = values[present]
-    uniq, inv = np.unique(vals, return_inverse=True)
+
+def _num_spec(key, values, present, prefix=None):
+    """(entries, index per row or -1): '"key":value' for each distinct value."""
+    uniq, inv = np.unique(values[present], return_inverse=True)
     if prefix is None:
-        table = [""] + [f',"{key}":{_fmt_num(u.item())}' for u in uniq]
+        entries = [f'"{key}":{_fmt_num(u.item())}' for u in uniq]
     else:
-        table = [""] + [f',"{key}":"{prefix}{_fmt_num(u.item())}"' for u in uniq]
-    idx = np.zeros(len(values), dtype=np.int64)
-    idx[present] = inv.reshape(-1) + 1
-    return pc.take(pa.array(table, pa.string()), pa.array(idx))
+        entries = [f'"{key}":"{prefix}{_fmt_num(u.item())}"' for u in uniq]
+    idx = np.full(len(values), -1, dtype=np.int64)
+    idx[present] = inv.reshape(-1)
+    return entries, idx
 
 
-def _cat_piece(key: str, names, codes: np.ndarray) -> pa.Array:
-    table = [""] + [f',"{key}":"{x}"' for x in names]
-    return pc.take(pa.array(table, pa.string()), pa.array(np.where(codes < 0, 0, codes.astype(np.int64) + 1)))
+def _cat_spec(key, names, codes):
+    return [f'"{key}":"{x}"' for x in names], np.where(codes < 0, -1, codes).astype(np.int64)
+
+
+def _join(specs, lead: np.ndarray | None = None) -> pa.Array:
+    """Comma-joined JSON members of several specs; a member gets a leading comma when an earlier
+    one is present (``lead``: rows where something comes before all of them)."""
+    n = len(specs[0][1])
+    before = np.zeros(n, dtype=bool) if lead is None else lead.copy()
+    parts = []
+    for entries, idx in specs:
+        present = idx >= 0
+        table = pa.array([""] + entries + ["," + e for e in entries], pa.string())
+        take_idx = np.where(present, 1 + idx + len(entries) * before, 0)
+        parts.append(pc.take(table, pa.array(take_idx)))
+        before |= present
+    return pc.binary_join_element_wise(*parts, "") if len(parts) > 1 else parts[0]
 
 
 def _properties(E: dict, devtype: np.ndarray) -> pa.Array:
     """The properties JSON of each event, built column-wise (no per-row Python)."""
     sess = E["session"]
-    s_str = pc.binary_join_element_wise(',"session_id":', pc.cast(pa.array(sess), pa.string()), "")
-    p_sess = pc.if_else(pa.array(sess < 0), pa.scalar(""), s_str)
-    prod = E["product"]
-    pieces = [
-        p_sess,
-        _cat_piece("device", W.DEVICES, devtype),
-        _cat_piece("campaign", W.CAMPAIGNS, E["campaign"]),
-        _cat_piece("product_id", [f"P{i + 1:04d}" for i in range(W.N_PRODUCTS)], prod),
-        _piece("price", E["price"], ~np.isnan(E["price"])),
-        _piece("quantity", E["qty"], E["qty"] >= 0),
-        _piece("shipping_cost", E["ship"], ~np.isnan(E["ship"])),
-        _piece("order_id", E["order"], E["order"] >= 0, prefix="O"),
-        _piece("ticket_id", E["ticket"], E["ticket"] >= 0, prefix="T"),
-        _cat_piece("matter", W.MATTERS, E["matter"]),
-        _piece("points", E["points"], E["points"] >= 0),
-        _piece("points_balance", E["balance"], E["balance"] >= 0),
-        _cat_piece("tier", W.TIERS, E["tier"]),
-        _piece("checkout_step", E["step"], E["step"] >= 0),
+    has_s = sess >= 0
+    s_str = pc.binary_join_element_wise('"session_id":', pc.cast(pa.array(sess), pa.string()), "")
+    p_sess = pc.if_else(pa.array(~has_s), pa.scalar(""), s_str)
+    main = [
+        _cat_spec("device", W.DEVICES, devtype),
+        _cat_spec("campaign", W.CAMPAIGNS, E["campaign"]),
+        _cat_spec("product_id", PRODUCT_IDS, E["product"]),
+        _num_spec("price", E["price"], ~np.isnan(E["price"])),
+        _num_spec("quantity", E["qty"], E["qty"] >= 0),
+        _num_spec("shipping_cost", E["ship"], ~np.isnan(E["ship"])),
     ]
-    joined = pc.binary_join_element_wise("{", *pieces, "}", "")
-    return pc.replace_substring(joined, "{,", "{", max_replacements=1)
+    p_main = _join(main, has_s)
+    before = has_s.copy()
+    for _, idx in main:
+        before |= idx >= 0
+    # the rare members (orders, tickets, loyalty, checkout steps) are joined on their rows only
+    rare_cols = {"order": E["order"] >= 0, "ticket": E["ticket"] >= 0, "matter": E["matter"] >= 0,
+                 "points": E["points"] >= 0, "balance": E["balance"] >= 0, "tier": E["tier"] >= 0,
+                 "step": E["step"] >= 0}
+    rows = np.zeros(len(sess), dtype=bool)
+    for m in rare_cols.values():
+        rows |= m
+    r = np.nonzero(rows)[0]
+    if len(r):
+        rare = [
+            _num_spec("order_id", E["order"][r], rare_cols["order"][r], prefix="O"),
+            _num_spec("ticket_id", E["ticket"][r], rare_cols["ticket"][r], prefix="T"),
+            _cat_spec("matter", W.MATTERS, E["matter"][r]),
+            _num_spec("points", E["points"][r], rare_cols["points"][r]),
+            _num_spec("points_balance", E["balance"][r], rare_cols["balance"][r]),
+            _cat_spec("tier", W.TIERS, E["tier"][r]),
+            _num_spec("checkout_step", E["step"][r], rare_cols["step"][r]),
+        ]
+        rs = _join(rare)
+        table = pa.concat_arrays([pa.array([""], pa.string()), rs,
+                                  pc.binary_join_element_wise(",", rs, "")])
+        idx = np.zeros(len(sess), dtype=np.int64)
+        idx[r] = 1 + np.arange(len(r)) + len(r) * before[r]
+        p_rare = pc.take(table, pa.array(idx))
+    else:
+        p_rare = pa.array([""] * len(sess), pa.string())
+    return pc.binary_join_element_wise("{", p_sess, p_main, p_rare, "}", "")
 
 
 def _anon_ids(rng, n: int) -> list[str]:
@@ -202,7 +238,7 @@ def _accounts(rng, ci: int, b2b: np.ndarray) -> np.ndarray:
 
 def generate(out_dir, customers: int = 20000, seed: int = 0, frictions="default", locale: str = "fr",
              format: str = "parquet", start: str | dt.date = "2025-01-01", days: int = 365,
-             chunk_size: int = CHUNK) -> GenerateReport:
+             chunk_size: int = CHUNK, workers: int | None = None) -> GenerateReport:
     """Generate the demo data set into ``out_dir``; see docs/generator.md."""
     t_start = time.perf_counter()
     if format not in FORMATS:
@@ -214,6 +250,12 @@ def generate(out_dir, customers: int = 20000, seed: int = 0, frictions="default"
         raise ConfigError("customers and days must be at least 1")
     start_d = start if isinstance(start, dt.date) else dt.date.fromisoformat(str(start))
     fr_list, cal = load_config(frictions)
+    n_chunks = -(-customers // chunk_size)
+    if workers is None:
+        workers = 1
+    elif workers <= 0:
+        workers = min(os.cpu_count() or 1, 4)
+    workers = min(workers, n_chunks)
     for fr in fr_list:  # register touchpoints the frictions name
         for tp in fr.values("touchpoint"):
             W.tp_code(tp)
@@ -249,67 +291,32 @@ def generate(out_dir, customers: int = 20000, seed: int = 0, frictions="default"
     reach = {k: 0 for k in ("people", "aware", "consideration", "purchase_stage", "buyers", "known")}
     n_ev = n_fb = 0
     try:
-        for ci, g0 in enumerate(range(0, customers, chunk_size)):
-            n = min(chunk_size, customers - g0)
-            res = simulate(ci, n, ctx)
-            P, E = res.persons, res.events
-            idrng = np.random.default_rng([seed, ci, 1])
-            cust = pa.array([f"C{g0 + i + 1:08d}" for i in range(n)], pa.string())
-            anon = pa.array(_anon_ids(idrng, 2 * n), pa.string())
-            acc_idx = _accounts(idrng, ci, P["b2b"])
-            acc = pa.array([f"A{ci:04d}{a:05d}" for a in range(int(acc_idx.max()) + 1 if len(acc_idx) else 0)],
-                           pa.string())
-            # events
-            pid = E["pid"]
-            known = E["known"]
-            dev = E["device"].astype(np.int64)
-            devtype = np.where(dev == 1, P["dev2"][pid], P["dev1"][pid])
-            ne = len(pid)
-            value = _float(E["value"])
-            table = pa.table({
-                "event_id": pa.array((pl.int_range(n_ev + 1, n_ev + ne + 1, eager=True).cast(pl.String)
-                                      .str.zfill(10)).to_arrow().cast(pa.string())),
-                "customer_id": _take(cust, pid, ~known),
-                "anonymous_id": _take(anon, pid + n * np.maximum(dev, 0), dev < 0),
-                "account_id": _take(acc, np.where(known, acc_idx[pid], -1)),
-                "timestamp": _ts(E["t"]),
-                "event": _take(W.EVENTS, E["ev"].astype(np.int64)),
-                "channel": _take(W.CHANNELS, E["ch"].astype(np.int64)),
-                "touchpoint": _take(W.TOUCHPOINTS, E["tp"].astype(np.int64)),
-                "value": value,
-                "currency": pc.if_else(pc.is_valid(value), pa.scalar("EUR"), pa.scalar(None, pa.string())),
-                "properties": _properties(E, np.where(dev < 0, -1, devtype)),
-            })
-            table = table.set_column(0, "event_id", pc.binary_join_element_wise("e", table.column(0), ""))
-            writers["events"].write(table)
+        starts = list(range(0, customers, chunk_size))
+        jobs = [(ci, g0, min(chunk_size, customers - g0)) for ci, g0 in enumerate(starts)]
+        for res in _run_chunks(jobs, ctx, workers):
+            ev = res["events"]
+            ne = ev.num_rows
+            ids = pl.select(pl.concat_str([pl.lit("e"), pl.int_range(n_ev + 1, n_ev + ne + 1).cast(pl.String)
+                                           .str.zfill(10)])).to_series().to_arrow().cast(pa.string())
+            ev = ev.add_column(0, "event_id", ids)
+            writers["events"].write(ev)
             n_ev += ne
-            # customers
-            k_idx = np.nonzero(P["known"])[0]
-            writers["customers"].write(_customers_table(cust, acc, acc_idx, P, k_idx, locale))
-            # feedback
-            fb_table = _feedback_table(res.feedback, cust, P, ctx, np.random.default_rng([seed, ci, 2]), end_ts,
-                                       n_fb, locale)
-            writers["feedback"].write(fb_table)
-            n_fb += fb_table.num_rows
-            spend_counts += res.spend_counts
-            for key, eff in res.stats["effects"].items():
+            writers["customers"].write(res["customers"])
+            fbt = res["feedback"]
+            fids = pa.array([f"f{n_fb + i + 1:09d}" for i in range(fbt.num_rows)], pa.string())
+            writers["feedback"].write(fbt.add_column(0, "feedback_id", fids))
+            n_fb += fbt.num_rows
+            spend_counts += res["spend_counts"]
+            for key, eff in res["effects"].items():
                 agg = effects.setdefault(key, Effect(eff.metric))
                 agg.a_num += eff.a_num
                 agg.a_den += eff.a_den
                 agg.o_num += eff.o_num
                 agg.o_den += eff.o_den
-            for fid, who in res.affected.items():
-                who = np.asarray(who, dtype=np.int64)
-                kn = P["known"][who]
-                ids = np.where(kn, np.array([f"C{g0 + i + 1:08d}" for i in who], dtype=object),
-                               np.array(anon.take(pa.array(who, pa.int64())).to_pylist(), dtype=object))
-                affected_ids[fid].extend(ids.tolist())
-            reach["people"] += n
-            reach["aware"] += int(P["aware"].sum())
-            reach["consideration"] += int(P["reach_c"].sum())
-            reach["purchase_stage"] += int(P["reach_p"].sum())
-            reach["buyers"] += int(P["bought"].sum())
-            reach["known"] += int(P["known"].sum())
+            for fid, ids_ in res["affected"].items():
+                affected_ids[fid].extend(ids_)
+            for k, v in res["reach"].items():
+                reach[k] += v
     finally:
         for w in writers.values():
             w.close()
@@ -342,6 +349,79 @@ def generate(out_dir, customers: int = 20000, seed: int = 0, frictions="default"
     return report
 
 
+
+def _chunk(job, ctx: Ctx) -> dict:
+    """Simulate one chunk and turn it into Arrow tables (ids that depend on other chunks excluded)."""
+    ci, g0, n = job
+    for fr in ctx.frictions:  # touchpoints named by frictions (worker processes start afresh)
+        for tp in fr.values("touchpoint"):
+            W.tp_code(tp)
+        if "with" in fr.params:
+            W.tp_code(str(fr.params["with"]))
+    seed, locale = ctx.seed, ctx.locale
+    res = simulate(ci, n, ctx)
+    P, E = res.persons, res.events
+    idrng = np.random.default_rng([seed, ci, 1])
+    cust = pa.array([f"C{g0 + i + 1:08d}" for i in range(n)], pa.string())
+    anon = pa.array(_anon_ids(idrng, 2 * n), pa.string())
+    acc_idx = _accounts(idrng, ci, P["b2b"])
+    acc = pa.array([f"A{ci:04d}{a:05d}" for a in range(int(acc_idx.max()) + 1 if len(acc_idx) else 0)], pa.string())
+    pid = E["pid"]
+    known = E["known"]
+    dev = E["device"].astype(np.int64)
+    devtype = np.where(dev == 1, P["dev2"][pid], P["dev1"][pid])
+    value = _float(E["value"])
+    events = pa.table({
+        "customer_id": _take(cust, pid, ~known),
+        "anonymous_id": _take(anon, pid + n * np.maximum(dev, 0), dev < 0),
+        "account_id": _take(acc, np.where(known, acc_idx[pid], -1)),
+        "timestamp": _ts(E["t"]),
+        "event": _take(W.EVENTS, E["ev"].astype(np.int64)),
+        "channel": _take(W.CHANNELS, E["ch"].astype(np.int64)),
+        "touchpoint": _take(W.TOUCHPOINTS, E["tp"].astype(np.int64)),
+        "value": value,
+        "currency": pc.if_else(pc.is_valid(value), pa.scalar("EUR"), pa.scalar(None, pa.string())),
+        "properties": _properties(E, np.where(dev < 0, -1, devtype)),
+    })
+    k_idx = np.nonzero(P["known"])[0]
+    customers = _customers_table(cust, acc, acc_idx, P, k_idx, locale)
+    feedback = _feedback_table(res.feedback, cust, P, ctx, np.random.default_rng([seed, ci, 2]), ctx.end_ts, locale)
+    affected = {}
+    for fid, who in res.affected.items():
+        who = np.asarray(who, dtype=np.int64)
+        anon_who = anon.take(pa.array(who, pa.int64())).to_pylist()
+        affected[fid] = [f"C{g0 + i + 1:08d}" if k else a for i, k, a in zip(who.tolist(), P["known"][who].tolist(), anon_who)]
+    reach = {"people": n, "aware": int(P["aware"].sum()), "consideration": int(P["reach_c"].sum()),
+             "purchase_stage": int(P["reach_p"].sum()), "buyers": int(P["bought"].sum()), "known": int(P["known"].sum())}
+    return {"events": events, "customers": customers, "feedback": feedback, "spend_counts": res.spend_counts,
+            "effects": res.stats["effects"], "affected": affected, "reach": reach}
+
+
+def _run_chunks(jobs, ctx: Ctx, workers: int):
+    """Chunk results in order; with workers, simulated in parallel processes (bounded in flight)."""
+    if workers <= 1 or len(jobs) <= 1:
+        for job in jobs:
+            yield _chunk(job, ctx)
+        return
+    import multiprocessing as mp
+    from collections import deque
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn")) as pool:
+        pending = deque()
+        it = iter(jobs)
+        for job in it:
+            pending.append(pool.submit(_chunk, job, ctx))
+            if len(pending) >= workers + 1:
+                break
+        while pending:
+            res = pending.popleft().result()
+            nxt = next(it, None)
+            if nxt is not None:
+                pending.append(pool.submit(_chunk, nxt, ctx))
+            yield res
+
+
 def _customers_table(cust, acc, acc_idx, P, k_idx, locale) -> pa.Table:
     def lab(names, codes):
         return pl.from_arrow(_take(names, np.asarray(codes, dtype=np.int64)))
@@ -368,7 +448,7 @@ def _customers_table(cust, acc, acc_idx, P, k_idx, locale) -> pa.Table:
     })
 
 
-def _feedback_table(fb, cust, P, ctx, rng, end_ts, offset, locale) -> pa.Table:
+def _feedback_table(fb, cust, P, ctx, rng, end_ts, locale) -> pa.Table:
     pid = fb["pid"].astype(np.int64)
     topic = np.where(fb["topic"] < 0, T.TOPIC["general"], fb["topic"]).astype(np.int64)
     sent = np.where(fb["sent"] < 0, 1, fb["sent"]).astype(np.int64)
@@ -389,9 +469,7 @@ def _feedback_table(fb, cust, P, ctx, rng, end_ts, offset, locale) -> pa.Table:
     all_pid, t, kinds, score, text, ch, tp = (a[keep] for a in (all_pid, t, kinds, score, text, ch, tp))
     known = t >= P["ident"][all_pid]
     textarr = pa.array(text.tolist(), pa.string())
-    ids = pa.array([f"f{offset + i + 1:09d}" for i in range(len(t))], pa.string())
     return pa.table({
-        "feedback_id": ids,
         "customer_id": _take(cust, all_pid, ~known),
         "timestamp": _ts(t),
         "kind": pa.array(kinds.tolist(), pa.string()),
