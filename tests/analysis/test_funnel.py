@@ -205,7 +205,7 @@ def test_strict_equals_reference(shared_store, events, steps, window):
         same(engine_summary(got.steps), summarise(reference_funnel(events, steps, window, order), len(steps)))
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=40, deadline=None)
 @given(events=journeys, params=funnels(), period=st.sampled_from(["day", "week", "month"]))
 def test_people_and_trends_agree_with_the_funnel(shared_store, events, params, period):
     load_journey(shared_store, events)
