@@ -303,3 +303,28 @@ def test_journey_view_and_timeline(store):
     assert list(frame["stage_label"])[:1] == ["Sensibilisation"] and len(frame) == 5
     with pytest.raises(AnalysisError, match="nobody"):
         timeline(store, model, "nobody")
+
+
+def test_two_ids_moving_together_to_another_person_trigger_a_rebuild(tmp_path):
+    """Forcing a refused link moves ids to c2 with no new id: the change must show."""
+    from parcours.data.identity import add_links, stitch
+    from parcours.data.store import Store
+    from parcours.journey.assign import refresh
+    from parcours.journey.model import load_template
+
+    store = Store(tmp_path / "s.duckdb")
+    model = load_template()
+    store.con.execute("""INSERT INTO events (event_id, customer_id, anonymous_id, timestamp, event, _seq) VALUES
+        ('1', 'c1', NULL, '2024-01-01 10:00', 'ad_click', 1),
+        ('2', 'c1', NULL, '2024-01-01 11:00', 'product_view', 2),
+        ('3', 'c2', NULL, '2024-01-02 10:00', 'purchase', 3)""")
+    # identity_map then has two rows for c1 (as customer and as alias): an even number of
+    # rows change person, which a fingerprint XOR-ing hash(id, kind, person) cannot see
+    add_links(store, [{"alias_id": "c1", "customer_id": "c2"}])  # two known customers: refused
+    refresh(store, model)
+    assert sorted(store.fetch("SELECT person_id FROM persons")) == [("c1",), ("c2",)]
+    add_links(store, [{"alias_id": "c1", "customer_id": "c2"}], force=True)
+    stats = refresh(store, model)
+    assert stats.full
+    assert store.fetch("SELECT person_id FROM persons") == [("c2",)]
+    store.close()

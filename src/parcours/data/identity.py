@@ -301,16 +301,26 @@ def _stitch(store: Store, con, force: bool) -> StitchReport:
         FROM ({_ALL_IDS_SQL}) ids LEFT JOIN _stitch_person p ON p.id = ids.id""")
     for t in ("_stitch_links", "_stitch_nodes", "_stitch_person", "_stitch_conf"):
         con.execute(f"DROP TABLE IF EXISTS {t}")
-    count, h, persons = con.execute(
-        "SELECT count(*), coalesce(bit_xor(hash(concat_ws(chr(31), id, id_kind, person_id))), 0), "
-        "count(DISTINCT person_id) "
-        "FROM identity_map").fetchone()
-    report.ids, report.persons = int(count), int(persons)
-    report.hash = f"{count}:{h}"
+    report.ids, report.persons = (int(x) for x in con.execute(
+        "SELECT count(*), count(DISTINCT person_id) FROM identity_map").fetchall()[0])
+    report.hash = map_fingerprint(con)
     old = con.execute("SELECT value FROM meta WHERE key = ?", [META_HASH]).fetchone()
     report.changed = old is None or old[0] != report.hash
     store.set_meta(META_HASH, report.hash, con=con)
     return report
+
+
+def map_fingerprint(con) -> str:
+    """A fingerprint of ``identity_map`` that changes when any id changes person.
+
+    Each row is hashed as one joined text: DuckDB's several-argument ``hash(a, b, c)``
+    combines the columns' hashes, so under the XOR over rows a person id shared by two
+    rows that move together would cancel out and hide the change.
+    """
+    count, h = con.execute(
+        "SELECT count(*), coalesce(bit_xor(hash(concat_ws(chr(31), id, id_kind, person_id))), 0) "
+        "FROM identity_map").fetchall()[0]
+    return f"{count}:{h}"
 
 
 def stitch(store: Store, force: bool = False) -> StitchReport:
@@ -397,4 +407,5 @@ def person_of(store: Store, id_: str, id_kind: str | None = None) -> str | None:
     return store.scalar(q, params) if store.has_table("identity_map") else None
 
 
-__all__ = ["stitch", "add_links", "person_of", "resolve", "StitchReport", "LinkReport", "META_HASH"]
+__all__ = ["stitch", "add_links", "person_of", "resolve", "map_fingerprint", "StitchReport", "LinkReport",
+           "META_HASH"]

@@ -107,12 +107,9 @@ def _has_table(con, name: str) -> bool:
 
 
 def _identity_hash(con) -> str:
-    if not _has_table(con, "identity_map"):
-        return "none"
-    n, h = con.execute(
-        "SELECT count(*), coalesce(bit_xor(hash(id, id_kind, person_id)), 0) FROM identity_map"
-    ).fetchone()
-    return f"{n}:{h}"
+    from ..data.identity import map_fingerprint
+
+    return map_fingerprint(con) if _has_table(con, "identity_map") else "none"
 
 
 _DDL = [
