@@ -107,3 +107,17 @@ def test_journey_funnel_and_paths_commands(ws, tmp_path):
     transitions = json.loads(run("paths", ws, "--by", "event", "--json").output)["transitions"]
     assert {"from": "ad_click", "to": "add_to_cart", "count": 1, "customers": 1} in transitions
     assert "unknown journey" not in run("journey", ws, "nobody", code=4).output
+
+
+@pytest.mark.parametrize("fmt", ["csv", "jsonl"])
+def test_generated_files_import_as_they_are(tmp_path, fmt):
+    out = tmp_path / "gen"
+    made = json.loads(run("generate", out, "--customers", "300", "--seed", "7", "--format", fmt, "--json").output)
+    ws = tmp_path / "ws"
+    run("init", ws)
+    for kind in ("customers", "events", "feedback", "spend"):
+        got = json.loads(run("import", ws, out / f"{kind}.{fmt}", "--kind", kind, "--json").output)
+        assert got["rejected"] == 0, kind
+        assert got["imported"] == made[kind], kind
+    retention = json.loads(run("retention", ws, "--period", "month", "--json").output)
+    assert retention["purchasers"] > 0

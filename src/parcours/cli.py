@@ -298,6 +298,53 @@ def paths(
 
 @app.command()
 @handle_errors
+def retention(
+    directory: Path = typer.Argument(..., help="Workspace folder."),
+    start_event: str = typer.Option("purchase", "--start-event", help="The event that puts a customer in a cohort."),
+    return_event: Optional[str] = typer.Option(None, "--return-event", help="The event that counts as a return (default: any)."),
+    period: str = typer.Option("week", "--period", help="day, week or month."),
+    periods: int = typer.Option(12, "--periods", help="How many periods to show."),
+    recurring: bool = typer.Option(False, "--recurring", help="Cohorts of every start event, not only the first."),
+    as_json: bool = JsonOpt,
+):
+    """Cohort retention, lifecycle (new, returning, resurrecting, dormant), repeat-purchase rate."""
+    from .analysis.retention import retention as run_retention
+
+    with _open(directory) as ws:
+        result = run_retention(ws.store, start_event=start_event, return_event=return_event, period=period,
+                               periods=periods, retention_type="recurring" if recurring else "first_time")
+    if as_json:
+        print_json(result.to_dict())
+    else:
+        _print_frame(result.to_frame())
+
+
+@app.command()
+@handle_errors
+def generate(
+    out: Path = typer.Argument(..., help="Folder to write events, customers, feedback, spend and truth.json into."),
+    customers: int = typer.Option(20000, "--customers", help="How many people to simulate."),
+    seed: int = typer.Option(0, "--seed", help="Same seed, same files."),
+    frictions: Optional[str] = typer.Option("default", "--frictions",
+                                            help="A frictions YAML file, 'default', or 'none' for none."),
+    locale: str = typer.Option("fr", "--locale", help="Language of verbatims: fr or en."),
+    fmt: str = typer.Option("parquet", "--format", help="parquet, csv or jsonl."),
+    as_json: bool = JsonOpt,
+):
+    """Write a realistic omnichannel data set with planted frictions and their ground truth."""
+    from .synth import generate as run_generate
+
+    report = run_generate(out, customers=customers, seed=seed,
+                          frictions=None if frictions == "none" else frictions, locale=locale, format=fmt)
+    data = report.to_dict()
+    if as_json:
+        print_json(data)
+    else:
+        console.print_json(data=data)
+
+
+@app.command()
+@handle_errors
 def demo(
     directory: Path = typer.Argument(Path("demo"), help="Folder of the demo workspace."),
     customers: int = typer.Option(20000, "--customers", help="How many customers to generate."),
