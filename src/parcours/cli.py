@@ -234,6 +234,14 @@ def _scalar(text: str):
     return text.strip('"')
 
 
+def show(result, as_json: bool) -> None:
+    """An analysis result: its to_dict() as JSON, or its to_frame() as a table."""
+    if as_json:
+        print_json(result.to_dict())
+    else:
+        _print_frame(result.to_frame())
+
+
 def _print_frame(frame, title: str | None = None, limit: int = 50) -> None:
     table = Table(title=title)
     for col in frame.columns:
@@ -268,10 +276,7 @@ def funnel(
         steps = [parse_step_text(s) for s in step] or (ws.model.stage_ids if stages else [])
         result = run_funnel(ws.store, steps, window=window, order=order, exclude=exclude, per=per, by=by,
                             since=since, until=until, stages=stages, attribution=attribution)
-    if as_json:
-        print_json(result.to_dict())
-    else:
-        _print_frame(result.to_frame())
+    show(result, as_json)
 
 
 @app.command()
@@ -290,10 +295,7 @@ def paths(
 
     with _open(directory) as ws:
         result = run_paths(ws.store, by=by, start=start, end=end, depth=depth, min_share=min_share)
-    if as_json:
-        print_json(result.to_dict())
-    else:
-        _print_frame(result.to_frame())
+    show(result, as_json)
 
 
 @app.command()
@@ -313,10 +315,7 @@ def retention(
     with _open(directory) as ws:
         result = run_retention(ws.store, start_event=start_event, return_event=return_event, period=period,
                                periods=periods, retention_type="recurring" if recurring else "first_time")
-    if as_json:
-        print_json(result.to_dict())
-    else:
-        _print_frame(result.to_frame())
+    show(result, as_json)
 
 
 @app.command()
