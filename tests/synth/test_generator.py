@@ -308,3 +308,10 @@ def test_report(tmp_path):
     assert d["people"] == 300 and d["customers"] > 0 and d["events"] > 0 and d["spend"] == 365 * 5
     assert set(d["paths"]) == {"events", "customers", "feedback", "spend", "truth"}
     json.dumps(d)
+
+
+def test_workers_do_not_change_the_output(tmp_path):
+    a = generate(tmp_path / "a", customers=2000, seed=7, chunk_size=500, workers=1)
+    b = generate(tmp_path / "b", customers=2000, seed=7, chunk_size=500, workers=2)
+    assert a.events == b.events
+    assert _digest(tmp_path / "a") == _digest(tmp_path / "b")

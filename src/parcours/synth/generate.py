@@ -76,7 +76,11 @@ class _Writer:
         self._pq = None
         self._fh = None
         if fmt == "parquet":
+            # dictionary encoding only where values repeat (not ids, texts or JSON)
+            low = ("customer_id", "anonymous_id", "account_id", "event", "channel", "touchpoint", "currency",
+                   "kind", "language", "campaign")
             self._pq = pq.ParquetWriter(path, schema, compression="zstd", compression_level=1,
+                                        use_dictionary=[n for n in schema.names if n in low],
                                         write_statistics=[n for n in ("timestamp", "date", "customer_id", "event") if n in schema.names])
         else:
             self._fh = open(path, "wb")
@@ -221,6 +225,23 @@ def _properties(E: dict, devtype: np.ndarray) -> pa.Array:
     return pc.binary_join_element_wise("{", p_sess, p_main, p_rare, "}", "")
 
 
+def _seq_ids(prefix: str, first: int, n: int, width: int) -> pa.Array:
+    """prefix + zero-padded first..first+n-1, built as one byte buffer (no per-row Python)."""
+    nums = np.arange(first, first + n, dtype=np.int64)
+    if n and nums[-1] >= 10**width:
+        width = len(str(int(nums[-1])))
+    pre = np.frombuffer(prefix.encode(), dtype=np.uint8)
+    row = len(pre) + width
+    buf = np.empty((n, row), dtype=np.uint8)
+    buf[:, :len(pre)] = pre
+    rest = nums.copy()
+    for k in range(width - 1, -1, -1):
+        buf[:, len(pre) + k] = 48 + rest % 10
+        rest //= 10
+    offsets = np.arange(0, (n + 1) * row, row, dtype=np.int32)
+    return pa.Array.from_buffers(pa.string(), n, [None, pa.py_buffer(offsets), pa.py_buffer(buf.tobytes())])
+
+
 def _anon_ids(rng, n: int) -> list[str]:
     raw = rng.integers(0, 2**62, size=n, dtype=np.int64)
     return [f"a-{x:016x}" for x in raw.tolist()]
@@ -296,14 +317,12 @@ def generate(out_dir, customers: int = 20000, seed: int = 0, frictions="default"
         for res in _run_chunks(jobs, ctx, workers):
             ev = res["events"]
             ne = ev.num_rows
-            ids = pl.select(pl.concat_str([pl.lit("e"), pl.int_range(n_ev + 1, n_ev + ne + 1).cast(pl.String)
-                                           .str.zfill(10)])).to_series().to_arrow().cast(pa.string())
-            ev = ev.add_column(0, "event_id", ids)
+            ev = ev.add_column(0, "event_id", _seq_ids("e", n_ev + 1, ne, 10))
             writers["events"].write(ev)
             n_ev += ne
             writers["customers"].write(res["customers"])
             fbt = res["feedback"]
-            fids = pa.array([f"f{n_fb + i + 1:09d}" for i in range(fbt.num_rows)], pa.string())
+            fids = _seq_ids("f", n_fb + 1, fbt.num_rows, 9)
             writers["feedback"].write(fbt.add_column(0, "feedback_id", fids))
             n_fb += fbt.num_rows
             spend_counts += res["spend_counts"]
@@ -405,9 +424,13 @@ def _run_chunks(jobs, ctx: Ctx, workers: int):
         return
     import multiprocessing as mp
     from collections import deque
-    from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 
-    with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn")) as pool:
+    if os.environ.get("PARCOURS_SYNTH_POOL", "thread") == "process":
+        pool_cm = ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"))
+    else:  # numpy and Arrow release the GIL in their kernels: threads share the work without copies
+        pool_cm = ThreadPoolExecutor(max_workers=workers)
+    with pool_cm as pool:
         pending = deque()
         it = iter(jobs)
         for job in it:
