@@ -48,14 +48,15 @@ def test_text_formats_have_canonical_columns_and_utc_times(tmp_path, fmt):
     assert r.events == con.execute("SELECT count(*) FROM events").fetchone()[0]
 
 
-def test_imports_without_rejects(tmp_path):
+@pytest.mark.parametrize("fmt", ["parquet", "csv", "jsonl"])
+def test_imports_without_rejects(tmp_path, fmt):
     from parcours.data.importer import import_file
     from parcours.data.store import Store
 
-    generate(tmp_path / "d", customers=1500, seed=5)
+    generate(tmp_path / "d", customers=1500, seed=5, format=fmt)
     with Store(tmp_path / "s.duckdb") as store:
         for kind in ("customers", "events", "feedback", "spend"):
-            rep = import_file(store, tmp_path / "d" / f"{kind}.parquet", kind)
+            rep = import_file(store, tmp_path / "d" / f"{kind}.{fmt}", kind)
             assert rep.rejected == 0, (kind, rep.rejects[:3])
             assert rep.imported > 0
 

@@ -311,6 +311,10 @@ def generate(out_dir, customers: int = 20000, seed: int = 0, frictions="default"
     spend_counts = np.zeros((days, len(W.ACQ)), dtype=np.int64)
     reach = {k: 0 for k in ("people", "aware", "consideration", "purchase_stage", "buyers", "known")}
     n_ev = n_fb = 0
+    from concurrent.futures import ThreadPoolExecutor
+
+    write_pool = ThreadPoolExecutor(max_workers=1)
+    pending = None
     try:
         starts = list(range(0, customers, chunk_size))
         jobs = [(ci, g0, min(chunk_size, customers - g0)) for ci, g0 in enumerate(starts)]
@@ -318,13 +322,15 @@ def generate(out_dir, customers: int = 20000, seed: int = 0, frictions="default"
             ev = res["events"]
             ne = ev.num_rows
             ev = ev.add_column(0, "event_id", _seq_ids("e", n_ev + 1, ne, 10))
-            writers["events"].write(ev)
             n_ev += ne
-            writers["customers"].write(res["customers"])
             fbt = res["feedback"]
-            fids = _seq_ids("f", n_fb + 1, fbt.num_rows, 9)
-            writers["feedback"].write(fbt.add_column(0, "feedback_id", fids))
+            fbt = fbt.add_column(0, "feedback_id", _seq_ids("f", n_fb + 1, fbt.num_rows, 9))
             n_fb += fbt.num_rows
+            # write in a background thread (Arrow releases the GIL) while the next chunk is simulated;
+            # one chunk in flight at most, written in order
+            if pending is not None:
+                pending.result()
+            pending = write_pool.submit(_write_chunk, writers, ev, res["customers"], fbt)
             spend_counts += res["spend_counts"]
             for key, eff in res["effects"].items():
                 agg = effects.setdefault(key, Effect(eff.metric))
@@ -336,7 +342,10 @@ def generate(out_dir, customers: int = 20000, seed: int = 0, frictions="default"
                 affected_ids[fid].extend(ids_)
             for k, v in res["reach"].items():
                 reach[k] += v
+        if pending is not None:
+            pending.result()
     finally:
+        write_pool.shutdown(wait=True)
         for w in writers.values():
             w.close()
     spend = _spend_table(spend_counts, dates, seed, month)
@@ -414,6 +423,12 @@ def _chunk(job, ctx: Ctx) -> dict:
              "purchase_stage": int(P["reach_p"].sum()), "buyers": int(P["bought"].sum()), "known": int(P["known"].sum())}
     return {"events": events, "customers": customers, "feedback": feedback, "spend_counts": res.spend_counts,
             "effects": res.stats["effects"], "affected": affected, "reach": reach}
+
+
+def _write_chunk(writers, events, customers, feedback) -> None:
+    writers["events"].write(events)
+    writers["customers"].write(customers)
+    writers["feedback"].write(feedback)
 
 
 def _run_chunks(jobs, ctx: Ctx, workers: int):
