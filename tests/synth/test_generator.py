@@ -316,3 +316,27 @@ def test_workers_do_not_change_the_output(tmp_path):
     b = generate(tmp_path / "b", customers=2000, seed=7, chunk_size=500, workers=2)
     assert a.events == b.events
     assert _digest(tmp_path / "a") == _digest(tmp_path / "b")
+
+
+def test_other_friction_places(tmp_path):
+    f = tmp_path / "f.yaml"
+    f.write_text("""
+frictions:
+  - {id: slow-refund, kind: slowness, where: {event: refund}, strength: 0.8}
+  - {id: churn, kind: drop_off, where: {stage: retention, segment: price_sensitive}, strength: 0.7}
+  - {id: app-drop, kind: drop_off, where: {stage: consideration, channel: app}, strength: 0.4}
+  - {id: chat-silo, kind: silo, where: {channel: chat}, strength: 0.5}
+  - {id: b2b-nf, kind: negative_feedback, where: {channel: email, segment: b2b}, strength: 0.9}
+  - {id: cookie-wall, kind: superfluous_step, where: {touchpoint: cookie_wall}, strength: 0.5}
+""")
+    generate(tmp_path / "o", customers=8000, seed=3, frictions=f, locale="en")
+    truth = {x["id"]: x for x in json.loads((tmp_path / "o" / "truth.json").read_text())["frictions"]}
+    e = {k: v["effects"][0] for k, v in truth.items()}
+    assert e["slow-refund"]["affected"] > 2 * e["slow-refund"]["others"]
+    assert e["churn"]["difference"] < -0.1
+    assert e["app-drop"]["difference"] < -0.1
+    assert e["chat-silo"]["difference"] > 0.5
+    assert e["b2b-nf"]["difference"] < -0.2
+    assert abs(e["cookie-wall"]["difference"]) < 0.05
+    con = measure.connect(tmp_path / "o")
+    assert con.execute("SELECT count(*) FROM events WHERE touchpoint = 'cookie_wall'").fetchone()[0] > 100

@@ -793,8 +793,13 @@ def simulate(ci: int, n: int, ctx: Ctx) -> ChunkOut:
 
     # generic slowness: stretch the wait before matching events, shift what follows
     for fr in generic_slow:
-        E, mk = _stretch(E, fr, seg, prof, 1 + 3 * fr.strength)
+        E, mk, waits = _stretch(E, fr, seg, prof, 1 + 3 * fr.strength)
         mark(fr, mk)
+        e = eff(fr, "wait before the matching events (hours): with the friction (affected) vs without (others)")
+        e.a_num += float(waits.sum() * (1 + 3 * fr.strength)) / HOUR
+        e.o_num += float(waits.sum()) / HOUR
+        e.a_den += len(waits)
+        e.o_den += len(waits)
     # nothing after the end of the period
     keep = E["t"] < end
     E = {k2: v[keep] for k2, v in E.items()}
@@ -974,4 +979,4 @@ def _stretch(E, fr, seg, prof, mult):
     E["t"] = t + cs - before
     affected = np.zeros(len(seg), dtype=bool)
     affected[pid[m]] = True
-    return E, affected
+    return E, affected, wait[m]
