@@ -242,9 +242,20 @@ def _seq_ids(prefix: str, first: int, n: int, width: int) -> pa.Array:
     return pa.Array.from_buffers(pa.string(), n, [None, pa.py_buffer(offsets), pa.py_buffer(buf.tobytes())])
 
 
-def _anon_ids(rng, n: int) -> list[str]:
+def _anon_ids(rng, n: int) -> pa.Array:
+    """'a-' + 16 random hex digits per id, built as one byte buffer."""
     raw = rng.integers(0, 2**62, size=n, dtype=np.int64)
-    return [f"a-{x:016x}" for x in raw.tolist()]
+    digits = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)
+    row = 18
+    buf = np.empty((n, row), dtype=np.uint8)
+    buf[:, 0] = ord("a")
+    buf[:, 1] = ord("-")
+    rest = raw.copy()
+    for k in range(15, -1, -1):
+        buf[:, 2 + k] = digits[rest & 15]
+        rest >>= 4
+    offsets = np.arange(0, (n + 1) * row, row, dtype=np.int32)
+    return pa.Array.from_buffers(pa.string(), n, [None, pa.py_buffer(offsets), pa.py_buffer(buf.tobytes())])
 
 
 def _accounts(rng, ci: int, b2b: np.ndarray) -> np.ndarray:
@@ -390,8 +401,8 @@ def _chunk(job, ctx: Ctx) -> dict:
     res = simulate(ci, n, ctx)
     P, E = res.persons, res.events
     idrng = np.random.default_rng([seed, ci, 1])
-    cust = pa.array([f"C{g0 + i + 1:08d}" for i in range(n)], pa.string())
-    anon = pa.array(_anon_ids(idrng, 2 * n), pa.string())
+    cust = _seq_ids("C", g0 + 1, n, 8)
+    anon = _anon_ids(idrng, 2 * n)
     acc_idx = _accounts(idrng, ci, P["b2b"])
     acc = pa.array([f"A{ci:04d}{a:05d}" for a in range(int(acc_idx.max()) + 1 if len(acc_idx) else 0)], pa.string())
     pid = E["pid"]

@@ -239,14 +239,16 @@ class Verbatims:
 
     def reasons(self, rng, reason_sets: list[list[int]]) -> np.ndarray:
         """Exit-survey texts naming one or several topics (cart abandonment reasons)."""
-        out = []
+        n = len(reason_sets)
         neg_open, neg_close = self.openers[0], self.closers[0]
-        for topics in reason_sets:
-            parts = [neg_open[rng.integers(len(neg_open))]]
-            for t in topics:
-                ph = self.phrases[t]
-                de = self.details[t]
-                parts.append(f"{ph[rng.integers(len(ph))]}, {de[rng.integers(len(de))]}")
-            parts.append(neg_close[rng.integers(len(neg_close))])
-            out.append(" ".join(parts))
-        return np.array(out, dtype=object)
+        out = neg_open[rng.integers(0, len(neg_open), n)].astype(object)
+        width = max((len(t) for t in reason_sets), default=0)
+        for k in range(width):
+            rows = np.array([i for i, t in enumerate(reason_sets) if len(t) > k], dtype=np.int64)
+            topics = np.array([reason_sets[i][k] for i in rows], dtype=np.int64)
+            for t in np.unique(topics):
+                sel = rows[topics == t]
+                ph, de = self.phrases[t], self.details[t]
+                out[sel] = (out[sel] + " " + ph[rng.integers(0, len(ph), len(sel))] + ", "
+                            + de[rng.integers(0, len(de), len(sel))])
+        return out + " " + neg_close[rng.integers(0, len(neg_close), n)]
