@@ -192,10 +192,23 @@ def _properties(E: dict, devtype: np.ndarray) -> pa.Array:
         _num_spec("quantity", E["qty"], E["qty"] >= 0),
         _num_spec("shipping_cost", E["ship"], ~np.isnan(E["ship"])),
     ]
-    p_main = _join(main, has_s)
-    before = has_s.copy()
-    for _, idx in main:
-        before |= idx >= 0
+    # one code per row for the combination of the frequent members, one string per distinct
+    # combination: a single take instead of one per member
+    key = np.zeros(len(sess), dtype=np.int64)
+    for entries, idx in main:
+        key = key * (len(entries) + 1) + (idx + 1)
+    uniq, inv = np.unique(key, return_inverse=True)
+    combos = []
+    for k in uniq.tolist():
+        members = []
+        for entries, _ in reversed(main):
+            k, r = divmod(k, len(entries) + 1)
+            if r:
+                members.append(entries[r - 1])
+        combos.append(",".join(reversed(members)))
+    table = pa.array(combos + [("," + c if c else "") for c in combos], pa.string())
+    p_main = pc.take(table, pa.array(inv.reshape(-1) + len(combos) * has_s))
+    before = has_s | (key != 0)
     # the rare members (orders, tickets, loyalty, checkout steps) are joined on their rows only
     rare_cols = {"order": E["order"] >= 0, "ticket": E["ticket"] >= 0, "matter": E["matter"] >= 0,
                  "points": E["points"] >= 0, "balance": E["balance"] >= 0, "tier": E["tier"] >= 0,
