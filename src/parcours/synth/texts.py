@@ -241,7 +241,11 @@ class Verbatims:
         """Exit-survey texts naming one or several topics (cart abandonment reasons)."""
         n = len(reason_sets)
         neg_open, neg_close = self.openers[0], self.closers[0]
-        out = neg_open[rng.integers(0, len(neg_open), n)].astype(object)
+        neu_open, neu_close = self.openers[1], self.closers[1]
+        # "just browsing" answers keep a neutral tone
+        calm = np.array([list(t) == [TOPIC["browsing"]] for t in reason_sets], dtype=bool)
+        out = np.where(calm, neu_open[rng.integers(0, len(neu_open), n)],
+                       neg_open[rng.integers(0, len(neg_open), n)]).astype(object)
         width = max((len(t) for t in reason_sets), default=0)
         for k in range(width):
             rows = np.array([i for i, t in enumerate(reason_sets) if len(t) > k], dtype=np.int64)
@@ -251,4 +255,6 @@ class Verbatims:
                 ph, de = self.phrases[t], self.details[t]
                 out[sel] = (out[sel] + " " + ph[rng.integers(0, len(ph), len(sel))] + ", "
                             + de[rng.integers(0, len(de), len(sel))])
-        return out + " " + neg_close[rng.integers(0, len(neg_close), n)]
+        close = np.where(calm, neu_close[rng.integers(0, len(neu_close), n)],
+                         neg_close[rng.integers(0, len(neg_close), n)])
+        return np.array([x.strip() for x in (out + " " + close)], dtype=object)
