@@ -178,10 +178,21 @@ def test_no_frictions_no_outliers(plain_set):
                     GROUP BY person, channel, json_extract(properties, '$.session_id'))
         SELECT channel, count(*) FILTER (bought), count(*) FILTER (NOT bought) FROM ck GROUP BY 1""").fetchall()
     assert chi2_contingency(np.array([[r[1], r[2]] for r in rows]))[1] > 0.001, rows
-    # no touchpoint concentrates negative feedback beyond noise (same kind, same touchpoint family)
-    rows = con.execute("""SELECT channel, count(*) FILTER (score <= 6), count(*) FILTER (score > 6)
-                          FROM feedback WHERE kind = 'nps' GROUP BY 1""").fetchall()
-    assert len(rows) == 1  # one NPS touchpoint: nothing to compare, nothing stands out
+    # no support touchpoint concentrates negative feedback beyond noise
+    rows = con.execute("""SELECT touchpoint, count(*) FILTER (score <= 2), count(*) FILTER (score > 2)
+                          FROM feedback WHERE kind = 'csat'
+                            AND touchpoint IN ('call_center', 'chat_widget', 'support_email')
+                          GROUP BY 1""").fetchall()
+    assert len(rows) == 3
+    assert chi2_contingency(np.array([[r[1], r[2]] for r in rows]))[1] > 0.001, rows
+    # nor does any segment or profile in NPS
+    con.execute("""CREATE TABLE nps AS SELECT f.score, c.attributes->>'segment' AS segment,
+                   c.attributes->>'profile' AS profile, c.attributes->>'acquisition_channel' AS acq
+                   FROM feedback f JOIN customers c USING (customer_id) WHERE f.kind = 'nps'""")
+    for by in ("segment", "profile", "acq"):
+        rows = con.execute(f"""SELECT {by}, count(*) FILTER (score <= 6), count(*) FILTER (score > 6)
+                               FROM nps GROUP BY 1""").fetchall()
+        assert chi2_contingency(np.array([[r[1], r[2]] for r in rows]))[1] > 0.001, (by, rows)
 
 
 def test_frictions_show_in_truth_and_data(default_set):
