@@ -362,7 +362,6 @@ def simulate(ci: int, n: int, ctx: Ctx) -> ChunkOut:
     idx = np.nonzero(aware)[0]
     k = 1 + np.minimum(rng.poisson(0.8, len(idx)), 4)
     pid, rank = expand(idx, k)
-    a = W.ACQ_CODES
     ac = acq[pid]
     u = rng.random(len(pid))
     ev = np.full(len(pid), EV["search"], dtype=np.int16)
@@ -634,7 +633,7 @@ def simulate(ci: int, n: int, ctx: Ctx) -> ChunkOut:
         k = 1 + rng.integers(0, 1 + int(round(2 * fr.strength)), len(j))
         rows, rank = expand(j, k)
         chs = np.array([CH["chat"], CH["email"], CH["phone"]])
-        ch2 = chs[(np.searchsorted([CH["phone"], CH["chat"], CH["email"]], sup_ch[rows]) * 0 + rank + (sup_ch[rows] == CH["phone"]) * 0) % 3]
+        ch2 = chs[rank % 3]
         ch2 = np.where(ch2 == sup_ch[rows], chs[(rank + 1) % 3], ch2)
         tp2 = np.select([ch2 == CH["phone"], ch2 == CH["chat"]], [W.TP["call_center"], W.TP["chat_widget"]],
                         W.TP["support_email"])
@@ -890,7 +889,6 @@ def simulate(ci: int, n: int, ctx: Ctx) -> ChunkOut:
         kinds = F_["kind"]
         low = np.select([kinds == "nps", kinds == "ces"], [rng.integers(0, 5, len(fp)), rng.integers(5, 8, len(fp))],
                         rng.integers(1, 3, len(fp)))
-        norm = _norm_score(kinds, F_["score"])
         F_["score"] = np.where(hit, low, F_["score"])
         tp_topic = T.TOPIC.get(fr.params.get("topic", "support_wait"), T.TOPIC["support_wait"])
         F_["topic"] = np.where(hit, tp_topic, F_["topic"])
@@ -899,10 +897,8 @@ def simulate(ci: int, n: int, ctx: Ctx) -> ChunkOut:
         mark(fr, np.isin(np.arange(n), fp[hit]))
         eff(fr, "normalised score (0 worst, 1 best): answers at the place vs elsewhere").add(
             _norm_score(kinds, F_["score"]), m, ~np.isnan(F_["score"]))
-        del norm
     spend_counts = np.zeros((ctx.days, len(W.ACQ)), dtype=np.int64)
-    np.add.at(spend_counts, (np.clip((t0 - ctx.start_ts) // DAY, 0, ctx.days - 1), np.searchsorted(W.ACQ_CODES, acq) * 0
-                             + _acq_index(acq)), 1)
+    np.add.at(spend_counts, (np.clip((t0 - ctx.start_ts) // DAY, 0, ctx.days - 1), _acq_index(acq)), 1)
     stats = {"effects": effects, "online_checkouts": int(online.sum())}
     return ChunkOut(E, persons, F_, affected, spend_counts, stats)
 
