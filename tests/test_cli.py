@@ -121,3 +121,15 @@ def test_generated_files_import_as_they_are(tmp_path, fmt):
         assert got["imported"] == made[kind], kind
     retention = json.loads(run("retention", ws, "--period", "month", "--json").output)
     assert retention["purchasers"] > 0
+
+
+def test_kpis_command(ws, tmp_path):
+    f = tmp_path / "e.csv"
+    f.write_text("customer_id,timestamp,event,channel\n"
+                 "c1,2024-01-01T09:00:00Z,ad_click,search\nc1,2024-01-01T10:00:00Z,product_view,web\n"
+                 "c2,2024-01-01T09:00:00Z,ad_click,social\n", encoding="utf-8")
+    run("import", ws, f)
+    stages = json.loads(run("kpis", ws, "--json").output)["stages"]
+    assert [s["stage"] for s in stages] == ["awareness", "consideration", "purchase", "retention", "advocacy"]
+    assert (stages[0]["reach"], stages[1]["reach"]) == (2, 1)
+    assert stages[0]["conversion"] == pytest.approx(0.5)

@@ -320,6 +320,26 @@ def retention(
 
 @app.command()
 @handle_errors
+def kpis(
+    directory: Path = typer.Argument(..., help="Workspace folder."),
+    by: Optional[str] = typer.Option(None, "--by", help="channel (first touch) or attributes.NAME."),
+    since: Optional[str] = typer.Option(None, "--since", help="Only events on or after this date."),
+    until: Optional[str] = typer.Option(None, "--until", help="Only events before this date."),
+    window: Optional[str] = typer.Option(None, "--window", help="Conversion window (default: journey.yaml's)."),
+    as_json: bool = JsonOpt,
+    lang: Optional[str] = LangOpt,
+):
+    """Success indicators per stage of the journey model, against their targets."""
+    from .analysis.kpis import stage_kpis
+
+    with _open(directory) as ws:
+        result = stage_kpis(ws.store, ws.model, by=by, since=since, until=until, conversion_window=window,
+                            lang=lang or lang_default())
+    show(result, as_json)
+
+
+@app.command()
+@handle_errors
 def generate(
     out: Path = typer.Argument(..., help="Folder to write events, customers, feedback, spend and truth.json into."),
     customers: int = typer.Option(20000, "--customers", help="How many people to simulate."),
