@@ -335,7 +335,41 @@ def kpis(
     with _open(directory) as ws:
         result = stage_kpis(ws.store, ws.model, by=by, since=since, until=until, conversion_window=window,
                             lang=lang or lang_default())
-    show(result, as_json)
+    if as_json:
+        print_json(result.to_dict())
+        return
+    _print_stage_kpis(result.to_dict()["stages"], lang or lang_default())
+
+
+MEASURES = ("reach", "impressions", "median_seconds", "pages_per_person", "click_through", "conversion",
+            "abandonment", "repurchase_rate", "referral_rate", "backward_rate")
+
+
+def _print_stage_kpis(stages: list[dict], lang: str) -> None:
+    """Stages as columns, measures as rows; then the declared KPIs against their targets."""
+    table = Table()
+    table.add_column("")
+    for st in stages:
+        table.add_column(st["label"], justify="right")
+    for m in MEASURES:
+        table.add_row(m, *[_fmt(st.get(m)) for st in stages])
+    console.print(table)
+    targets = Table()
+    for key in ("stage", "kpi", "value", "target", "met"):
+        targets.add_column(t(f"col.{key}", lang))
+    for st in stages:
+        for k in st["kpis"]:
+            met = {True: "✔", False: "✘", None: "?"}[k["met"]]
+            targets.add_row(st["label"], k.get("label") or k["id"], _fmt(k["value"]), _fmt(k["target"]), met)
+    console.print(targets)
+
+
+def _fmt(v) -> str:
+    if v is None:
+        return ""
+    if isinstance(v, float):
+        return f"{v:.3f}" if abs(v) < 10 else f"{v:,.0f}"
+    return f"{v:,}" if isinstance(v, int) else str(v)
 
 
 @app.command()
