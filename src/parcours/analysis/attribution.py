@@ -1,0 +1,272 @@
+"""Multi-touch attribution: which channels (touchpoints, campaigns) earn the conversions.
+
+Paths
+    The events of each person, in (timestamp, seq) order, are cut at each conversion event
+    (``event = conversion``). The *touches* of a conversion are the person's events with a
+    non-null touch value (``channel``, ``touchpoint`` or ``properties.campaign``), other
+    than conversion events, after the person's previous conversion and before this one, no
+    more than ``lookback`` before it (``conversion time − touch time <= lookback``). A touch
+    is therefore credited to at most one conversion: the first that follows it.
+    The touches after a person's last conversion (all of them for a person who never
+    converted) form a *non-converting* path, with the same look-back counted back from its
+    last touch; those paths only matter to the Markov model.
+    A conversion with no touch in its window is credited to :data:`NO_TOUCH`, whatever the
+    model (its ``removal_effect`` is null).
+
+Heuristic models (every touch event counts, repeats included)
+    ``first``: all to the first touch; ``last``: all to the last; ``linear``: 1/n each;
+    ``time_decay``: weight ``2 ** (−Δt / half_life)`` with Δt the time from the touch to the
+    conversion, normalised over the path; ``position``: 40 % first, 40 % last, 20 % shared
+    by the touches between (one touch gets 100 %, two get 50/50).
+
+Markov model
+    Paths become chains ``start → s1 → … → sn → conversion | null`` where consecutive
+    repeats of a touch are collapsed; with ``order = k`` a state is the tuple of the last k
+    touches (fewer at the start of a path). Transition probabilities are the observed
+    transition counts normalised per state. P(conversion) is the absorption probability in
+    ``conversion`` from ``start``, solved exactly ((I − Q) x = R with numpy). Removing a
+    channel c sends every transition into a state that contains c to ``null``;
+    ``removal_effect(c) = 1 − P(conversion | c removed) / P(conversion)``. The converting
+    paths' conversions (and value) are shared between channels in proportion to their
+    removal effects.
+
+Value: each conversion's ``value`` (null = 0) is shared exactly like the conversion.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from ..errors import AnalysisError
+from ._common import JOURNEY, choice, json_ready, parse_duration
+
+__all__ = ["AttributionResult", "attribution", "Path", "load_paths", "heuristic_credit",
+           "markov_removal_effects", "MODELS", "TOUCHES", "NO_TOUCH"]
+
+MODELS = ("markov", "first", "last", "linear", "time_decay", "position")
+TOUCHES = ("channel", "touchpoint", "campaign")
+#: the row that receives the conversions without any touch in their window.
+NO_TOUCH = "(none)"
+
+_TOUCH_SQL = {
+    "channel": "channel",
+    "touchpoint": "touchpoint",
+    "campaign": "json_extract_string(properties, '$.campaign')",
+}
+
+
+@dataclass(frozen=True)
+class Path:
+    """One path: its touches (oldest first) with their times, and its conversion if any."""
+
+    touches: tuple[str, ...]
+    times: tuple[dt.datetime, ...]
+    converted: bool
+    conversion_time: dt.datetime | None = None
+    value: float = 0.0
+
+
+@dataclass
+class AttributionResult:
+    model: str
+    touch: str
+    lookback_seconds: float
+    conversions: int
+    value: float
+    #: [{"channel", "conversions", "value", "removal_effect"?}], most credited first.
+    channels: list[dict] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return {"model": self.model, "touch": self.touch, "lookback_seconds": self.lookback_seconds,
+                "conversions": self.conversions, "value": self.value, "channels": self.channels}
+
+    def to_frame(self) -> pd.DataFrame:
+        cols = ["channel", "conversions", "value"] + (["removal_effect"] if self.model == "markov" else [])
+        return pd.DataFrame(self.channels, columns=cols)
+
+
+# -- paths --------------------------------------------------------------------------------
+def load_paths(store, conversion: str = "purchase", touch: str = "channel",
+               lookback="30d") -> list[Path]:
+    """The converting and non-converting paths of ``journey_view`` (see the module doc)."""
+    choice("touch", touch, TOUCHES)
+    window_us = int(parse_duration(lookback).total_seconds() * 1_000_000)
+    sql = f"""
+        WITH ev AS (
+            SELECT person_id, "timestamp" AS ts, seq, event = ? AS is_conv,
+                   coalesce(value, 0) AS value, {_TOUCH_SQL[touch]} AS touch
+            FROM {JOURNEY} WHERE person_id IS NOT NULL),
+        g AS (
+            SELECT *, coalesce(sum(CAST(is_conv AS INTEGER)) OVER (
+                       PARTITION BY person_id ORDER BY ts, seq
+                       ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS k
+            FROM ev),
+        conv AS (SELECT person_id, k, ts AS conv_ts, value FROM g WHERE is_conv),
+        touches AS (
+            SELECT g.person_id, g.k, g.ts, g.seq, g.touch, c.conv_ts, c.value,
+                   coalesce(c.conv_ts, max(g.ts) OVER (PARTITION BY g.person_id, g.k)) AS end_ts
+            FROM g LEFT JOIN conv c USING (person_id, k)
+            WHERE NOT g.is_conv AND g.touch IS NOT NULL)
+        SELECT person_id, k, ts, touch, conv_ts, value, FALSE AS is_conv, seq FROM touches
+        WHERE epoch_us(end_ts) - epoch_us(ts) <= ?
+        UNION ALL
+        SELECT person_id, k, conv_ts, NULL, conv_ts, value, TRUE, NULL FROM conv
+        ORDER BY person_id, k, is_conv, ts, seq"""
+    rows = store.fetch(sql, [conversion, window_us])
+    paths: list[Path] = []
+    touches: list[str] = []
+    times: list[dt.datetime] = []
+    key = None
+    conv: tuple | None = None
+
+    def flush():
+        if conv is not None:
+            paths.append(Path(tuple(touches), tuple(times), True, conv[0], float(conv[1])))
+        elif touches:
+            paths.append(Path(tuple(touches), tuple(times), False))
+
+    for person, k, ts, t, conv_ts, value, is_conv, _seq in rows:
+        if (person, k) != key:
+            if key is not None:
+                flush()
+            key, touches, times, conv = (person, k), [], [], None
+        if is_conv:
+            conv = (conv_ts, value)
+        else:
+            touches.append(t)
+            times.append(ts)
+    if key is not None:
+        flush()
+    return paths
+
+
+# -- heuristics ---------------------------------------------------------------------------
+def heuristic_credit(path: Path, model: str, half_life: dt.timedelta) -> list[float]:
+    """The share of ``path``'s conversion each of its touches gets (they sum to 1)."""
+    n = len(path.touches)
+    if n == 0:
+        return []
+    if model == "first":
+        return [1.0] + [0.0] * (n - 1)
+    if model == "last":
+        return [0.0] * (n - 1) + [1.0]
+    if model == "linear":
+        return [1.0 / n] * n
+    if model == "position":
+        if n == 1:
+            return [1.0]
+        if n == 2:
+            return [0.5, 0.5]
+        return [0.4] + [0.2 / (n - 2)] * (n - 2) + [0.4]
+    if model == "time_decay":
+        hl = half_life.total_seconds()
+        ages = np.array([(path.conversion_time - t).total_seconds() for t in path.times])
+        # subtract the smallest exponent first: 2^-(Δt/h) can underflow for old touches.
+        e = -(ages / hl)
+        w = np.exp2(e - e.max())
+        return list(w / w.sum())
+    raise AnalysisError(f"model must be one of {', '.join(MODELS)}, not {model!r}")
+
+
+# -- Markov -------------------------------------------------------------------------------
+def _collapse(touches) -> list:
+    out = []
+    for t in touches:
+        if not out or out[-1] != t:
+            out.append(t)
+    return out
+
+
+def _states(touches, order: int) -> list[tuple]:
+    seq = _collapse(touches)
+    return [tuple(seq[max(0, i - order + 1): i + 1]) for i in range(len(seq))]
+
+
+def markov_removal_effects(paths: list[Path], order: int = 1) -> tuple[float, dict[str, float]]:
+    """P(conversion) of the chain built from ``paths`` and each channel's removal effect."""
+    START, CONV, NULL = ("<start>",), ("<conversion>",), ("<null>",)
+    counts: dict[tuple, dict[tuple, int]] = defaultdict(lambda: defaultdict(int))
+    channels: set[str] = set()
+    for p in paths:
+        if not p.touches:
+            continue
+        chain = [START, *_states(p.touches, order), CONV if p.converted else NULL]
+        channels.update(p.touches)
+        for a, b in zip(chain, chain[1:]):
+            counts[a][b] += 1
+    if not counts:
+        return 0.0, {}
+    transient = sorted(counts, key=repr)
+    index = {s: i for i, s in enumerate(transient)}
+    n = len(transient)
+    Q = np.zeros((n, n))
+    R = np.zeros(n)
+    for s, outs in counts.items():
+        total = sum(outs.values())
+        for t, c in outs.items():
+            if t == CONV:
+                R[index[s]] += c / total
+            elif t != NULL:
+                Q[index[s], index[t]] += c / total
+
+    def p_conv(keep: np.ndarray) -> float:
+        Qk = Q[np.ix_(keep, keep)]
+        x = np.linalg.solve(np.eye(int(keep.sum())) - Qk, R[keep])
+        return float(x[int(np.flatnonzero(keep).tolist().index(index[START]))])
+
+    everything = np.ones(n, dtype=bool)
+    base = p_conv(everything)
+    effects = {}
+    for c in sorted(channels):
+        keep = np.array([s == START or c not in s for s in transient])
+        effects[c] = 0.0 if base == 0 else 1.0 - p_conv(keep) / base
+    return base, effects
+
+
+# -- the analysis ------------------------------------------------------------------------
+def attribution(store, conversion: str = "purchase", touch: str = "channel", model: str = "markov",
+                lookback="30d", order: int = 1, half_life="7d") -> AttributionResult:
+    """Conversions and value credited to each touch value by ``model`` (see the module doc)."""
+    choice("model", model, MODELS)
+    choice("touch", touch, TOUCHES)
+    if not isinstance(order, int) or isinstance(order, bool) or order < 1:
+        raise AnalysisError(f"order must be a whole number >= 1, not {order!r}")
+    hl = parse_duration(half_life)
+    lb = parse_duration(lookback)
+    paths = load_paths(store, conversion, touch, lb)
+    converting = [p for p in paths if p.converted]
+    conv = defaultdict(float)
+    value = defaultdict(float)
+    for p in converting:
+        if not p.touches:
+            conv[NO_TOUCH] += 1
+            value[NO_TOUCH] += p.value
+    effects: dict[str, float] = {}
+    if model == "markov":
+        _, effects = markov_removal_effects(paths, order)
+        touched = [p for p in converting if p.touches]
+        total_c, total_v = len(touched), sum(p.value for p in touched)
+        s = sum(effects.values())
+        for c, e in effects.items():
+            share = e / s if s > 0 else 0.0
+            conv[c] += share * total_c
+            value[c] += share * total_v
+    else:
+        for p in converting:
+            for t, w in zip(p.touches, heuristic_credit(p, model, hl)):
+                conv[t] += w
+                value[t] += w * p.value
+    rows = []
+    for c in conv:
+        row = {"channel": c, "conversions": json_ready(conv[c]), "value": json_ready(value[c])}
+        if model == "markov":
+            row["removal_effect"] = json_ready(effects.get(c))
+        rows.append(row)
+    rows.sort(key=lambda r: (-r["conversions"], -r["value"], r["channel"]))
+    return AttributionResult(model, touch, lb.total_seconds(), len(converting),
+                             float(sum(p.value for p in converting)), rows)
