@@ -1,0 +1,413 @@
+"""The journey map as one serialisable result: the HTML, Markdown and JSON are views of it.
+
+Columns are the journey model's stages in the designed order; each lane is computed from the
+data by the analysis that owns it (stage KPIs, paths, feedback emotion, pain points) or read
+from ``journey.yaml`` (designed emotion, service-blueprint lanes, recommended actions).
+Only what no analysis computes is queried here: the most frequent events and touchpoints
+per stage, the declared moments of truth' effect, and the empathy maps' verbatims.
+The exact definitions are in ``docs/map.md``.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from ..analysis._common import JOURNEY, json_ready
+from ..errors import AnalysisError, ParcoursError
+from .labels import label
+
+__all__ = ["JourneyMap", "journey_map", "designed_vs_lived", "follows_design", "LANES", "BLUEPRINT_LANES"]
+
+#: the lanes of a stage column, top to bottom.
+BLUEPRINT_LANES = ("frontstage", "backstage", "support_processes", "systems")
+LANES = ("actions", "touchpoints", "channels", "emotion", "pain_points", "moments_of_truth", "kpis",
+         "moves", *BLUEPRINT_LANES, "opportunities")
+#: how many items the actions and touchpoints lanes keep per stage.
+TOP = 5
+#: an emotion this far below the designed one is a reason to act.
+EMOTION_GAP = 0.2
+#: how many verbatims an empathy map quotes.
+VERBATIMS = 3
+
+
+@dataclass
+class JourneyMap:
+    journey: str
+    title: str
+    lang: str
+    #: people with at least one staged event.
+    customers: int
+    #: one dict per stage column (keys: the lanes, plus stage, label, objective, reach).
+    stages: list[dict] = field(default_factory=list)
+    #: share following the designed path, deviations, loops, backward moves, stage Sankey.
+    designed_vs_lived: dict = field(default_factory=dict)
+    #: one empathy map per persona (or per segment when no persona is declared).
+    empathy: list[dict] = field(default_factory=list)
+    #: what could not be computed, and why.
+    notes: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return {"journey": self.journey, "title": self.title, "lang": self.lang,
+                "customers": self.customers, "lanes": list(LANES), "stages": self.stages,
+                "designed_vs_lived": self.designed_vs_lived, "empathy": self.empathy,
+                "notes": self.notes}
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per stage: reach, top action, main channel, emotion, KPIs met/missed."""
+        rows = []
+        for s in self.stages:
+            kpis = s["kpis"]
+            rows.append({
+                "stage": s["stage"], "label": s["label"], "reach": s["reach"],
+                "top_action": s["actions"][0]["name"] if s["actions"] else None,
+                "main_channel": s["channels"][0]["name"] if s["channels"] else None,
+                "emotion": s["emotion"]["measured"], "designed_emotion": s["emotion"]["designed"],
+                "kpis_met": sum(k["met"] is True for k in kpis),
+                "kpis_missed": sum(k["met"] is False for k in kpis),
+                "pain_points": len(s["pain_points"]),
+            })
+        return pd.DataFrame(rows, columns=["stage", "label", "reach", "top_action", "main_channel", "emotion",
+                                           "designed_emotion", "kpis_met", "kpis_missed", "pain_points"])
+
+    def stage(self, stage_id: str) -> dict:
+        for s in self.stages:
+            if s["stage"] == stage_id:
+                return s
+        raise KeyError(stage_id)
+
+
+# -- designed vs lived --------------------------------------------------------------------
+def follows_design(model, path: list[str]) -> bool:
+    """A stage sequence (consecutive repeats collapsed) follows the design when it starts at
+    the first designed stage and every move is forward or an allowed move."""
+    if not path or path[0] != model.path_order[0]:
+        return False
+    return all(model.move_kind(a, b) in ("forward", "allowed") for a, b in zip(path, path[1:]))
+
+
+def _deviations(model, path: list[str]) -> set[tuple[str, str | None, str]]:
+    """The (kind, from, to) deviations of one stage sequence, each counted once per person."""
+    out = set()
+    if path and path[0] != model.path_order[0]:
+        out.add(("late_start", None, path[0]))
+    for a, b in zip(path, path[1:]):
+        kind = model.move_kind(a, b)
+        if kind in ("skip", "backward"):
+            out.add((kind, a, b))
+    return out
+
+
+def designed_vs_lived(store, model, lang: str = "fr", top: int = 8) -> dict:
+    """Share of journeys following the designed path, the main deviations, loops and backward
+    moves, and the stage Sankey, all from :func:`parcours.analysis.paths.paths` by stage."""
+    from ..analysis.paths import paths
+
+    res = paths(store, by="stage", top=2**31 - 1)
+    total = res.customers
+    following = sum(v["customers"] for v in res.variants if follows_design(model, v["path"]))
+    dev: dict = {}
+    for v in res.variants:
+        for d in _deviations(model, v["path"]):
+            dev[d] = dev.get(d, 0) + v["customers"]
+    deviations = [
+        {"kind": k, "from": a, "to": b, "customers": n, "share": n / total if total else None,
+         "label": _move_label(model, k, a, b, lang)}
+        for (k, a, b), n in sorted(dev.items(), key=lambda x: (-x[1], x[0][0], str(x[0][1]), x[0][2]))
+    ][:top]
+    sankey = res.sankey()
+    sankey["node"]["label"] = [_stage_label(model, s, lang) for s in sankey["node"]["label"]]
+    return {
+        "customers": total,
+        "following": following,
+        "share": following / total if total else None,
+        "deviations": deviations,
+        "loops": res.to_dict()["loops"],
+        "backward_moves": res.to_dict()["backward_moves"],
+        "sankey": sankey,
+    }
+
+
+def _stage_label(model, sid: str | None, lang: str) -> str:
+    if sid is None:
+        return ""
+    try:
+        return model.label(sid, lang)
+    except ParcoursError:
+        return sid
+
+
+def _move_label(model, kind, a, b, lang) -> str:
+    head = label(f"move.{kind}", lang)
+    if a is None:
+        return f"{head}: {_stage_label(model, b, lang)}"
+    return f"{head}: {_stage_label(model, a, lang)} → {_stage_label(model, b, lang)}"
+
+
+# -- lanes computed here ------------------------------------------------------------------
+def _top_items(store) -> dict[tuple[str, str], list[dict]]:
+    """(stage, "actions"|"touchpoints") -> the most frequent events / touchpoints, with their
+    count, share of the stage's events and people; ties broken by name."""
+    rows = store.fetch(f"""
+        WITH j AS (SELECT stage, event, touchpoint, person_id FROM {JOURNEY}
+                   WHERE stage IS NOT NULL AND person_id IS NOT NULL),
+        tot AS (SELECT stage, count(*) AS n FROM j GROUP BY stage),
+        items AS (
+            SELECT stage, 'actions' AS lane, event AS name, count(*) AS n, count(DISTINCT person_id) AS people
+            FROM j GROUP BY ALL
+            UNION ALL
+            SELECT stage, 'touchpoints', touchpoint, count(*), count(DISTINCT person_id)
+            FROM j WHERE touchpoint IS NOT NULL GROUP BY ALL),
+        ranked AS (SELECT items.*, tot.n AS total,
+                          row_number() OVER (PARTITION BY items.stage, lane ORDER BY items.n DESC, name) AS k
+                   FROM items JOIN tot USING (stage))
+        SELECT stage, lane, name, n, people, total FROM ranked WHERE k <= {TOP} ORDER BY stage, lane, k""")
+    out: dict = {}
+    for stage, lane, name, n, people, total in rows:
+        out.setdefault((stage, lane), []).append(
+            {"name": name, "count": int(n), "share": n / total, "people": int(people)})
+    return out
+
+
+def _moments_of_truth(store, model) -> dict[str, list[dict]]:
+    """For each declared moment of truth (an event or touchpoint name of a stage): among the
+    people who reached the stage, the share who went on to a later stage of the designed
+    order (after their first event of the stage), with and without it in that stage."""
+    order = model.path_order
+    decl = [(sid, name) for sid in order for name in model.stage(sid).moments_of_truth]
+    if not decl:
+        return {}
+    ranks = ", ".join(f"('{_q(s)}', {i})" for i, s in enumerate(order))
+    mots = ", ".join(f"('{_q(s)}', '{_q(n)}')" for s, n in decl)
+    rows = store.fetch(f"""
+        WITH ranks(stage, rank) AS (VALUES {ranks}),
+        mot(stage, name) AS (VALUES {mots}),
+        ev AS (
+            SELECT j.person_id, j.stage, j.event, j.touchpoint, r.rank,
+                   max(r.rank) OVER (PARTITION BY j.person_id ORDER BY j."timestamp" DESC, j.seq DESC
+                                     ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS later_rank,
+                   row_number() OVER (PARTITION BY j.person_id, j.stage ORDER BY j."timestamp", j.seq) AS k
+            FROM {JOURNEY} j JOIN ranks r USING (stage) WHERE j.person_id IS NOT NULL),
+        reached AS (SELECT person_id, stage, later_rank > rank AS went_on FROM ev WHERE k = 1),
+        had AS (SELECT DISTINCT ev.person_id, mot.stage, mot.name FROM ev JOIN mot
+                ON ev.stage = mot.stage AND (ev.event = mot.name OR ev.touchpoint = mot.name))
+        SELECT mot.stage, mot.name,
+               count(had.person_id) AS with_n,
+               count(had.person_id) FILTER (WHERE went_on) AS with_on,
+               count(*) FILTER (WHERE had.person_id IS NULL) AS without_n,
+               count(*) FILTER (WHERE had.person_id IS NULL AND went_on) AS without_on
+        FROM reached JOIN mot USING (stage)
+        LEFT JOIN had ON had.person_id = reached.person_id AND had.stage = mot.stage AND had.name = mot.name
+        GROUP BY ALL""")
+    got = {(s, n): r for s, n, *r in rows}
+    last = order[-1]
+    out: dict = {}
+    for sid, name in decl:
+        with_n, with_on, without_n, without_on = got.get((sid, name), (0, 0, 0, 0))
+        rate_with = with_on / with_n if with_n and sid != last else None
+        rate_without = without_on / without_n if without_n and sid != last else None
+        lift = rate_with - rate_without if rate_with is not None and rate_without is not None else None
+        out.setdefault(sid, []).append({
+            "name": name, "people_with": int(with_n), "people_without": int(without_n),
+            "went_on_with": rate_with, "went_on_without": rate_without, "lift": lift})
+    return out
+
+
+def _q(s: str) -> str:
+    return str(s).replace("'", "''")
+
+
+def _pain_points(store, model, lang) -> tuple[list[dict], str | None]:
+    """The pain-point analysis's findings as dicts, or none and a note saying why."""
+    try:
+        mod = importlib.import_module("parcours.analysis.painpoints")
+    except ImportError:
+        return [], label("note.painpoints_missing", lang)
+    fn = next((getattr(mod, n) for n in ("pain_points", "painpoints", "detect") if hasattr(mod, n)), None)
+    if fn is None:
+        return [], label("note.painpoints_missing", lang)
+    try:
+        try:
+            result = fn(store, model, lang=lang)
+        except TypeError:
+            result = fn(store, model)
+    except ParcoursError as exc:
+        return [], label("note.painpoints_failed", lang, error=exc)
+    data = result.to_dict() if hasattr(result, "to_dict") else result
+    items = data.get("pain_points", data.get("findings", data.get("items", []))) if isinstance(data, dict) else data
+    return [dict(p) for p in items], None
+
+
+def _emotions(store, lang) -> tuple[dict, str | None]:
+    from ..analysis.feedback import emotion_by
+
+    try:
+        return {p["group"]: p for p in emotion_by(store, by="stage").points}, None
+    except ParcoursError as exc:
+        return {}, label("note.feedback_failed", lang, error=exc)
+
+
+def _opportunities(stage, lang) -> dict:
+    """The stage's recommended actions (journey.yaml, from DOMAIN.md section 6) and the
+    measured reasons to act on them; priority is the number of reasons."""
+    reasons = [label("map.reason.kpi", lang, kpi=k["label"]) for k in stage["kpis"] if k["met"] is False]
+    emo = stage["emotion"]
+    if emo["measured"] is not None and emo["designed"] is not None and emo["measured"] < emo["designed"] - EMOTION_GAP:
+        reasons.append(label("map.reason.emotion", lang, measured=f"{emo['measured']:+.2f}",
+                             designed=f"{emo['designed']:+.2f}"))
+    reasons += [label("map.reason.pain", lang, title=_pain_title(p)) for p in stage["pain_points"]]
+    reasons += [label("map.reason.mot", lang, name=m["name"]) for m in stage["moments_of_truth"]
+                if m["lift"] is not None and m["lift"] < 0]
+    return {"actions": stage.pop("_actions"), "reasons": reasons, "priority": len(reasons)}
+
+
+def _pain_title(p: dict) -> str:
+    for key in ("title", "label", "description", "kind"):
+        if p.get(key):
+            return str(p[key])
+    return str(p)
+
+
+# -- empathy maps -------------------------------------------------------------------------
+def _segment_sql(segment: dict) -> tuple[str, list]:
+    """A condition on customers ``c`` matching every key of a persona's segment filter."""
+    from ..journey.model import property_text
+
+    conds, params = [], []
+    for key, want in segment.items():
+        values = want if isinstance(want, list) else [want]
+        conds.append(f"json_extract_string(c.attributes, ?) IN ({', '.join('?' for _ in values)})")
+        params += ['$."' + key.replace('"', '\\"') + '"'] + [property_text(v) for v in values]
+    return (" AND ".join(conds) or "TRUE"), params
+
+
+def _groups(store, model, lang, persona: str | None, segment: str | None) -> list[dict]:
+    """Who gets an empathy map: the personas (or one), else each value of the customers'
+    ``segment`` attribute (or one)."""
+    if segment is None and model.personas:
+        chosen = [p for p in model.personas if persona is None or p.id == persona]
+        if persona is not None and not chosen:
+            raise AnalysisError(f"unknown persona {persona!r}; personas are: "
+                                f"{', '.join(p.id for p in model.personas)}")
+        return [{"kind": "persona", "id": p.id, "label": p.labels.get(lang),
+                 "description": p.description.get(lang) if p.description else None,
+                 "filter": dict(p.segment)} for p in chosen]
+    values = [r[0] for r in store.fetch(
+        "SELECT DISTINCT json_extract_string(attributes, '$.segment') AS s FROM customers "
+        "WHERE s IS NOT NULL ORDER BY s")]
+    if segment is not None:
+        if segment not in values:
+            raise AnalysisError(f"unknown segment {segment!r}; segments are: {', '.join(values) or '(none)'}")
+        values = [segment]
+    return [{"kind": "segment", "id": v, "label": v, "description": None, "filter": {"segment": v}}
+            for v in values]
+
+
+def _empathy(store, group: dict) -> dict:
+    from ..analysis.feedback import SCORED, answer_emotion, nps_measures
+
+    cond, params = _segment_sql(group["filter"])
+    who = f"SELECT customer_id FROM customers c WHERE {cond}"
+    people = store.scalar(f"SELECT count(DISTINCT person_id) FROM {JOURNEY} WHERE customer_id IN ({who})",
+                          params) or 0
+    does = store.fetch(f"""SELECT event, count(*) AS n, count(DISTINCT person_id) FROM {JOURNEY}
+        WHERE customer_id IN ({who}) GROUP BY event ORDER BY n DESC, event LIMIT {TOP}""", params)
+    total = store.scalar(f"SELECT count(*) FROM {JOURNEY} WHERE customer_id IN ({who})", params) or 0
+    scored = store.fetch(f"""SELECT kind, score, count(*) FROM feedback
+        WHERE customer_id IN ({who}) AND score IS NOT NULL GROUP BY ALL""", params)
+    says = store.fetch(f"""SELECT text, kind, score, touchpoint FROM feedback
+        WHERE customer_id IN ({who}) AND text IS NOT NULL AND text <> ''
+        ORDER BY "timestamp" DESC, feedback_id LIMIT {VERBATIMS}""", params)
+    from ..data.schema import FEEDBACK_SCALES
+
+    nps: dict = {}
+    emo_sum, emo_n = 0.0, 0
+    for kind, score, n in scored:
+        lo, hi = FEEDBACK_SCALES.get(kind, (float("-inf"), float("inf")))
+        if kind not in SCORED or not lo <= score <= hi:
+            continue
+        if kind == "nps":
+            nps[float(score)] = nps.get(float(score), 0) + n
+        emo_sum += answer_emotion(kind, score) * n
+        emo_n += n
+    return {
+        **{k: group[k] for k in ("kind", "id", "label", "description", "filter")},
+        "people": int(people),
+        "does": [{"name": e, "count": int(n), "share": n / total if total else None, "people": int(p)}
+                 for e, n, p in does],
+        "says": [{"text": t, "kind": k, "score": json_ready(s), "touchpoint": tp} for t, k, s, tp in says],
+        "thinks": {"nps": nps_measures(nps)["score"], "nps_answers": sum(nps.values()), "themes": []},
+        "feels": {"emotion": emo_sum / emo_n if emo_n else None, "answers": emo_n},
+    }
+
+
+# -- the map ------------------------------------------------------------------------------
+def journey_map(store, model, *, lang: str = "fr", persona: str | None = None,
+                segment: str | None = None) -> JourneyMap:
+    """The journey map of ``model`` over the store's journeys (see the module doc).
+
+    ``persona`` / ``segment`` choose which empathy map(s) to build; the lanes cover everyone.
+    """
+    from ..analysis.kpis import stage_kpis
+
+    if not store.has_table(JOURNEY):
+        raise AnalysisError("no journey tables: run the stage assignment (parcours refresh) first")
+    kpis = stage_kpis(store, model, lang=lang)
+    dvl = designed_vs_lived(store, model, lang)
+    top = _top_items(store)
+    mots = _moments_of_truth(store, model)
+    emotions, emo_note = _emotions(store, lang)
+    pains, pain_note = _pain_points(store, model, lang)
+    backs = dvl["backward_moves"]
+    loops = {r["item"]: r for r in dvl["loops"]}
+    title = model.labels.get(lang) if model.labels else model.name
+    result = JourneyMap(model.name, title, lang, dvl["customers"])
+    result.notes += [n for n in (emo_note, pain_note) if n]
+    for k, sid in enumerate(model.path_order):
+        st = model.stage(sid)
+        ks = kpis.stage(sid)
+        mix = ks["channel_mix"]
+        emo = emotions.get(sid)
+        nxt = model.path_order[k + 1] if k + 1 < len(model.path_order) else None
+        column = {
+            "stage": sid,
+            "label": st.labels.get(lang),
+            "objective": st.objective.get(lang) if st.objective else None,
+            "status": st.status,
+            "reach": ks["reach"],
+            "actions": top.get((sid, "actions"), []),
+            "touchpoints": top.get((sid, "touchpoints"), []),
+            "channels": [{"name": c, "share": s} for c, s in list(mix.items())[:TOP]],
+            "emotion": {
+                "measured": emo["emotion"] if emo else None,
+                "answers": emo["answers"] if emo else 0,
+                "designed": st.emotion.score if st.emotion else None,
+                "designed_label": st.emotion.label.get(lang) if st.emotion else None,
+            },
+            "pain_points": [p for p in pains if p.get("stage") == sid],
+            "moments_of_truth": mots.get(sid, []),
+            "kpis": ks["kpis"],
+            "moves": {
+                "next": nxt,
+                "conversion": ks["conversion"],
+                "backward": [{"to": b["to"], "to_label": _stage_label(model, b["to"], lang),
+                              "customers": b["customers"], "count": b["count"]}
+                             for b in backs if b["from"] == sid],
+                "skips": [{"to": d["to"], "to_label": _stage_label(model, d["to"], lang),
+                           "customers": d["customers"]}
+                          for d in dvl["deviations"] if d["kind"] == "skip" and d["from"] == sid],
+                "loop_customers": loops[sid]["customers"] if sid in loops else 0,
+            },
+            **{lane: list(getattr(st.backstage, lane)) for lane in BLUEPRINT_LANES},
+            "_actions": [a.get(lang) for a in st.actions],
+        }
+        column["opportunities"] = _opportunities(column, lang)
+        result.stages.append(column)
+    result.designed_vs_lived = dvl
+    for g in _groups(store, model, lang, persona, segment):
+        result.empathy.append(_empathy(store, g))
+    if result.empathy:
+        result.notes.append(label("note.themes_missing", lang))
+    return result
