@@ -108,6 +108,60 @@ class Store:
     def set_meta(self, key: str, value: str, con: duckdb.DuckDBPyConnection | None = None) -> None:
         (con or self.con).execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", [key, str(value)])
 
+    # -- segment scope -----------------------------------------------------------------
+    @contextlib.contextmanager
+    def scoped(self, members_sql: str, params: list | None = None) -> Iterator["Store"]:
+        """Inside the block, every query sees only the persons ``members_sql`` returns.
+
+        ``members_sql`` selects a ``person_id`` column. DuckDB resolves an unqualified
+        name to a TEMP object first, also inside views of ``main``; so temp views named like
+        the journey tables, each a filter of the ``main`` table of that name, narrow every
+        analysis without changing it. Customers and feedback keep the rows of the members'
+        customer ids (the person id itself, ``persons.customer_id`` and ``identity_map``).
+        The views belong to this connection; they are dropped on exit, also on errors.
+        """
+        with self._lock:
+            if self.scalar("SELECT count(*) FROM duckdb_tables() WHERE temporary "
+                           "AND table_name = '_scope_persons'"):
+                raise ConfigError("segment scopes do not nest: leave the current one first")
+            db = '"' + str(self.scalar("SELECT current_database()")).replace('"', '""') + '"'
+            main = {r[0] for r in self.fetch(
+                "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main' "
+                "AND table_catalog = current_database()")}
+            made: list[str] = []
+            try:
+                self.con.execute("CREATE TEMP TABLE _scope_persons AS SELECT DISTINCT "
+                                 f"CAST(person_id AS VARCHAR) AS person_id FROM ({members_sql})",
+                                 params or [])
+                made.append("TABLE _scope_persons")
+                ids = ["SELECT person_id FROM _scope_persons"]
+                if "persons" in main:
+                    ids.append(f"SELECT customer_id FROM {db}.main.persons "
+                               "WHERE person_id IN (SELECT person_id FROM _scope_persons)")
+                if "identity_map" in main:
+                    ids.append(f"SELECT id FROM {db}.main.identity_map WHERE id_kind = 'customer' "
+                               "AND person_id IN (SELECT person_id FROM _scope_persons)")
+                self.con.execute("CREATE TEMP TABLE _scope_customers AS SELECT DISTINCT * FROM ("
+                                 + " UNION ".join(ids) + ") c(customer_id) WHERE customer_id IS NOT NULL")
+                made.append("TABLE _scope_customers")
+                keys = (f"person_key IN (SELECT person_key FROM {db}.main.persons "
+                        "WHERE person_id IN (SELECT person_id FROM _scope_persons))")
+                person = "person_id IN (SELECT person_id FROM _scope_persons)"
+                customer = "customer_id IN (SELECT customer_id FROM _scope_customers)"
+                filters = {"journey_view": person, "persons": person, "journey_events": keys,
+                           "stage_history": keys, "person_stage": keys, "customers": customer,
+                           "feedback": customer}
+                for name, where in filters.items():
+                    if name in main and (name == "journey_view" or "persons" in main
+                                         or name in ("customers", "feedback")):
+                        self.con.execute(f'CREATE TEMP VIEW "{name}" AS '
+                                         f'SELECT * FROM {db}.main."{name}" WHERE {where}')
+                        made.append(f'VIEW "{name}"')
+                yield self
+            finally:
+                for obj in reversed(made):
+                    self.con.execute(f"DROP {obj.split()[0]} IF EXISTS temp.main.{obj.split()[1]}")
+
     @property
     def ibis(self):
         """An Ibis backend over the same connection: analyses build expressions on it."""
