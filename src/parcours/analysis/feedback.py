@@ -1,0 +1,326 @@
+"""Voice of the customer: NPS, CSAT and CES, with breakdowns, trends and an emotion score.
+
+Definitions (rows of the canonical ``feedback`` table, ``since <= timestamp < until``; a
+score outside its kind's scale is ignored):
+
+* NPS (kind ``nps``, 0–10): promoters score 9–10, detractors 0–6, passives 7–8;
+  ``NPS = 100 × (promoters − detractors) / n``. Its 95 % confidence interval is the normal
+  approximation ``NPS ± 1.96 × 100 × sqrt((p + d − (p − d)²) / n)`` with p and d the
+  promoter and detractor shares (the variance of one answer coded +1 / 0 / −1), clipped to
+  [−100, 100]. It is null when n = 0; it is a poor approximation for small n or shares
+  near 0 or 1.
+* CSAT (kind ``csat``, 1–5): ``score`` = 100 × share of answers 4–5; ``mean`` = mean answer.
+* CES (kind ``ces``, 1–7): ``mean`` = mean effort answer (lower is better).
+* ``counts``: number of rows per kind (all kinds, with or without a score);
+  ``distribution``: number of answers per score value, per kind.
+
+Breakdowns (``by``):
+
+* ``channel`` / ``touchpoint``: the feedback row's own column;
+* ``stage``: the stage of the answering person's latest ``journey_view`` event with a
+  stage at or before the answer's timestamp (ties broken by ``seq``). The feedback's
+  ``customer_id`` is matched to the view's ``person_id`` through the view's
+  ``customer_id`` (stitched identities), or directly when the view does not know it;
+* ``segment`` or any other name (or ``attributes.NAME``): the customer's attribute in
+  ``customers.attributes``, as text.
+
+Rows without a group value are in the group ``None``.
+
+Trends (``period``): the same measures per calendar period in UTC (day; ISO week from
+Monday; month) and, with ``by``, per group.
+
+Emotion (:func:`emotion_by`): every scored answer is mapped to [−1, 1] — NPS promoter +1,
+passive 0, detractor −1 (so the mean is NPS / 100); CSAT and review ``(s − 3) / 2``; CES
+``(4 − s) / 3`` (1 = no effort = +1, 7 = −1) — and the emotion of a stage (or touchpoint)
+is the mean over all its answers, so each kind weighs by its number of answers.
+
+Verbatims: ``text_scores`` is the hook for a sentiment model (not built here): either a
+mapping ``feedback_id -> score in [−1, 1]`` or a callable taking the list of texts and the
+list of their languages and returning one score (or None) per text. The scores appear as
+``text`` (n, mean) in the summaries and count as answers in the emotion score.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Callable, Mapping, Sequence
+
+import pandas as pd
+
+from ..data.schema import FEEDBACK_SCALES
+from ..errors import AnalysisError
+from ._common import JOURNEY, as_time, attribute_name, choice, json_ready
+
+__all__ = ["FeedbackResult", "EmotionResult", "feedback", "emotion_by", "summarise", "answer_emotion",
+           "PERIODS", "Z95"]
+
+PERIODS = ("day", "week", "month")
+Z95 = 1.959963984540054
+SCORED = ("nps", "csat", "ces", "review")
+
+TextScores = Mapping[str, float] | Callable[[Sequence[str], Sequence[str | None]], Sequence[float | None]]
+
+
+# -- measures from a distribution -----------------------------------------------------------
+def _num(x):
+    return int(x) if float(x).is_integer() else float(x)
+
+
+def _dist(d: Mapping[float, int]) -> list[dict]:
+    return [{"score": _num(s), "count": int(c)} for s, c in sorted(d.items())]
+
+
+def nps_measures(dist: Mapping[float, int]) -> dict:
+    n = sum(dist.values())
+    prom = sum(c for s, c in dist.items() if s >= 9)
+    det = sum(c for s, c in dist.items() if s <= 6)
+    out = {"n": n, "promoters": prom, "passives": n - prom - det, "detractors": det,
+           "score": None, "ci_low": None, "ci_high": None, "distribution": _dist(dist)}
+    if n:
+        p, d = prom / n, det / n
+        half = Z95 * math.sqrt(max(p + d - (p - d) ** 2, 0.0) / n)
+        out.update(score=100 * (p - d), ci_low=100 * max(p - d - half, -1.0),
+                   ci_high=100 * min(p - d + half, 1.0))
+    return out
+
+
+def csat_measures(dist: Mapping[float, int]) -> dict:
+    n = sum(dist.values())
+    sat = sum(c for s, c in dist.items() if s >= 4)
+    return {"n": n, "satisfied": sat, "score": 100 * sat / n if n else None,
+            "mean": sum(s * c for s, c in dist.items()) / n if n else None, "distribution": _dist(dist)}
+
+
+def mean_measures(dist: Mapping[float, int]) -> dict:
+    n = sum(dist.values())
+    return {"n": n, "mean": sum(s * c for s, c in dist.items()) / n if n else None,
+            "distribution": _dist(dist)}
+
+
+def summarise(dists: Mapping[str, Mapping[float, int]], counts: Mapping[str, int],
+              text: Sequence[float] | None = None) -> dict:
+    """The measures of one set of answers: ``dists[kind][score] = answers``."""
+    out = {
+        "nps": nps_measures(dists.get("nps", {})),
+        "csat": csat_measures(dists.get("csat", {})),
+        "ces": mean_measures(dists.get("ces", {})),
+        "review": mean_measures(dists.get("review", {})),
+        "counts": {k: int(v) for k, v in sorted(counts.items())},
+    }
+    if text is not None:
+        out["text"] = {"n": len(text), "mean": sum(text) / len(text) if text else None}
+    return out
+
+
+def answer_emotion(kind: str, score: float) -> float:
+    """One answer mapped to [−1, 1] (see the module doc)."""
+    if kind == "nps":
+        return 1.0 if score >= 9 else (-1.0 if score <= 6 else 0.0)
+    if kind in ("csat", "review"):
+        return (score - 3) / 2
+    if kind == "ces":
+        return (4 - score) / 3
+    raise AnalysisError(f"no emotion scale for feedback kind {kind!r}")
+
+
+# -- loading ------------------------------------------------------------------------------
+def _group_sql(by: str | None) -> tuple[str, str, list]:
+    """(group expression over ``fb``, extra CTEs, their params)."""
+    if by is None:
+        return "CAST(NULL AS VARCHAR)", "", []
+    if by in ("channel", "touchpoint"):
+        return f"fb.{by}", "", []
+    if by == "stage":
+        cte = f""",
+        st AS (
+            SELECT fb.fid, j.stage FROM fb JOIN {JOURNEY} j
+              ON j.person_id = fb.person AND j."timestamp" <= fb."timestamp" AND j.stage IS NOT NULL
+            QUALIFY row_number() OVER (PARTITION BY fb.fid ORDER BY j."timestamp" DESC, j.seq DESC) = 1)"""
+        return "(SELECT st.stage FROM st WHERE st.fid = fb.fid)", cte, []
+    name = attribute_name(by) or by
+    if not name:
+        raise AnalysisError(f"invalid by {by!r}: expected stage, touchpoint, channel, segment or a customer attribute")
+    path = '$."' + name.replace('"', '\\"') + '"'
+    return ("(SELECT json_extract_string(c.attributes, ?) FROM customers c "
+            "WHERE c.customer_id = fb.customer_id LIMIT 1)"), "", [path]
+
+
+def _load(store, by, since, until, period, text_scores):
+    """Distributions per (period, group), row counts per kind, and text scores."""
+    if period is not None:
+        choice("period", period, PERIODS)
+    lo, hi = as_time(since), as_time(until)
+    where, params = ["TRUE"], []
+    if lo is not None:
+        where.append('f."timestamp" >= ?')
+        params.append(lo)
+    if hi is not None:
+        where.append('f."timestamp" < ?')
+        params.append(hi)
+    grp, cte, gparams = _group_sql(by)
+    has_view = store.has_table(JOURNEY)
+    if by == "stage" and not has_view:
+        raise AnalysisError(f"by=stage needs the {JOURNEY} view: build the journeys first")
+    person = (f"coalesce((SELECT min(j.person_id) FROM {JOURNEY} j WHERE j.customer_id = f.customer_id), f.customer_id)"
+              if has_view else "f.customer_id")
+    per = f"CAST(date_trunc('{period}', fb.\"timestamp\") AS DATE)" if period else "CAST(NULL AS DATE)"
+    scale = " OR ".join(f"(kind = '{k}' AND score BETWEEN {lo_} AND {hi_})"
+                        for k, (lo_, hi_) in FEEDBACK_SCALES.items())
+    base = f"""
+        WITH fb AS MATERIALIZED (
+            SELECT f.*, row_number() OVER () AS fid, {person} AS person
+            FROM feedback f WHERE {' AND '.join(where)}){cte},
+        g AS (SELECT fb.fid, fb.feedback_id, fb.kind, fb.score, fb.text, fb.language,
+                     {per} AS period, {grp} AS grp FROM fb)"""
+    all_params = params + gparams
+    rows = store.fetch(base + f"""
+        SELECT period, grp, kind, CASE WHEN {scale} THEN score END AS s, count(*)
+        FROM g GROUP BY ALL""", all_params)
+    # dists[(period, group)][kind][score] = n ; counts[(period, group)][kind] = rows
+    dists: dict = defaultdict(lambda: defaultdict(lambda: defaultdict(int)))
+    counts: dict = defaultdict(lambda: defaultdict(int))
+    for p, g, kind, s, n in rows:
+        counts[(p, g)][kind] += n
+        if s is not None and kind in SCORED:
+            dists[(p, g)][kind][float(s)] += n
+    texts: dict = defaultdict(list) if text_scores is not None else None
+    if text_scores is not None:
+        trows = store.fetch(base + " SELECT period, grp, feedback_id, text, language FROM g "
+                            "WHERE text IS NOT NULL AND text <> '' ORDER BY fid", all_params)
+        if callable(text_scores):
+            scores = list(text_scores([r[3] for r in trows], [r[4] for r in trows])) if trows else []
+            if len(scores) != len(trows):
+                raise AnalysisError("text_scores must return one score per text")
+        else:
+            scores = [text_scores.get(r[2]) for r in trows]
+        for r, sc in zip(trows, scores):
+            if sc is not None and not (isinstance(sc, float) and math.isnan(sc)):
+                texts[(r[0], r[1])].append(max(-1.0, min(1.0, float(sc))))
+    return dists, counts, texts
+
+
+def _merge(keys, dists, counts, texts):
+    d: dict = defaultdict(lambda: defaultdict(int))
+    c: dict = defaultdict(int)
+    t = [] if texts is not None else None
+    for k in keys:
+        for kind, dd in dists.get(k, {}).items():
+            for s, n in dd.items():
+                d[kind][s] += n
+        for kind, n in counts.get(k, {}).items():
+            c[kind] += n
+        if texts is not None:
+            t.extend(texts.get(k, []))
+    return d, c, t
+
+
+def _sort_key(v):
+    return (v is None, "" if v is None else str(v))
+
+
+# -- results ------------------------------------------------------------------------------
+@dataclass
+class FeedbackResult:
+    by: str | None
+    period: str | None
+    #: measures over every answer in range (see :func:`summarise`).
+    overall: dict = field(default_factory=dict)
+    #: [{"group": value, **measures}] when ``by`` is given.
+    groups: list[dict] = field(default_factory=list)
+    #: [{"period": ISO date, "group": value (with by), **measures}] when ``period`` is given.
+    trend: list[dict] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return {"by": self.by, "period": self.period, "overall": self.overall,
+                "groups": self.groups, "trend": self.trend}
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per scope: overall, each group, each (period, group); headline measures only."""
+        cols = ["scope", "period", "group", "nps", "nps_ci_low", "nps_ci_high", "nps_n",
+                "csat", "csat_mean", "csat_n", "ces", "ces_n"]
+
+        def flat(scope, m, period=None, group=None):
+            return {"scope": scope, "period": period, "group": group,
+                    "nps": m["nps"]["score"], "nps_ci_low": m["nps"]["ci_low"],
+                    "nps_ci_high": m["nps"]["ci_high"], "nps_n": m["nps"]["n"],
+                    "csat": m["csat"]["score"], "csat_mean": m["csat"]["mean"], "csat_n": m["csat"]["n"],
+                    "ces": m["ces"]["mean"], "ces_n": m["ces"]["n"]}
+
+        rows = [flat("overall", self.overall)] if self.overall else []
+        rows += [flat("group", g, group=g["group"]) for g in self.groups]
+        rows += [flat("trend", t, period=t["period"], group=t.get("group")) for t in self.trend]
+        return pd.DataFrame(rows, columns=cols)
+
+
+def feedback(store, by: str | None = None, since=None, until=None, period: str | None = None,
+             text_scores: TextScores | None = None) -> FeedbackResult:
+    """NPS (with its 95 % CI), CSAT, CES and counts, overall, per group and per period."""
+    dists, counts, texts = _load(store, by, since, until, period, text_scores)
+    keys = list(counts)
+    result = FeedbackResult(by, period)
+    result.overall = summarise(*_merge(keys, dists, counts, texts))
+    if by is not None:
+        groups = sorted({g for _, g in keys}, key=_sort_key)
+        for g in groups:
+            m = summarise(*_merge([k for k in keys if k[1] == g], dists, counts, texts))
+            result.groups.append({"group": g, **m})
+    if period is not None:
+        for p, g in sorted(keys, key=lambda k: (k[0], _sort_key(k[1]))):
+            m = summarise(*_merge([(p, g)], dists, counts, texts))
+            row = {"period": json_ready(p)}
+            if by is not None:
+                row["group"] = g
+            result.trend.append({**row, **m})
+    return result
+
+
+@dataclass
+class EmotionResult:
+    by: str
+    #: [{"group", "order", "emotion", "answers", "nps", "csat", "ces", "review", "text"}]:
+    #: emotion in [−1, 1] and each component's mean on the same scale (None without answers);
+    #: for stages in the journey's order (``order`` = the stage index), else by name.
+    points: list[dict] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return {"by": self.by, "points": self.points}
+
+    def to_frame(self) -> pd.DataFrame:
+        return pd.DataFrame(self.points, columns=["group", "order", "emotion", "answers",
+                                                  "nps", "csat", "ces", "review", "text"])
+
+
+def emotion_by(store, by: str = "stage", since=None, until=None,
+               text_scores: TextScores | None = None) -> EmotionResult:
+    """An emotion score in [−1, 1] per stage or touchpoint, for the journey map's curve."""
+    choice("by", by, ("stage", "touchpoint"))
+    dists, counts, texts = _load(store, by, since, until, None, text_scores)
+    order: dict = {}
+    if by == "stage" and store.has_table(JOURNEY):
+        order = dict(store.fetch(f"SELECT stage, min(stage_index) FROM {JOURNEY} "
+                                 "WHERE stage IS NOT NULL GROUP BY stage"))
+    result = EmotionResult(by)
+    for (_, g) in counts:
+        if g is None:
+            continue  # answers that cannot be placed on the map
+        comp: dict = {}
+        total, n_all = 0.0, 0
+        for kind in SCORED:
+            d = dists.get((None, g), {}).get(kind, {})
+            n = sum(d.values())
+            s = sum(answer_emotion(kind, sc) * c for sc, c in d.items())
+            comp[kind] = s / n if n else None
+            total += s
+            n_all += n
+        t = texts.get((None, g), []) if texts is not None else []
+        comp["text"] = sum(t) / len(t) if t else None
+        total += sum(t)
+        n_all += len(t)
+        if n_all == 0:
+            continue
+        result.points.append({"group": g, "order": order.get(g), "emotion": total / n_all,
+                              "answers": n_all, **comp})
+    result.points.sort(key=lambda p: (p["order"] is None, p["order"] if p["order"] is not None else 0, str(p["group"])))
+    return result
