@@ -1,0 +1,106 @@
+"""The events, people and feedback a detector needs, loaded once as sorted pandas frames.
+
+Why one load: the pain-point detectors and the moments of truth each look at the same
+journeys from a dozen angles; reading ``journey_view`` once (one DuckDB scan, sorted by
+person and time, names as pandas categories) and slicing it in numpy is faster than a
+dozen SQL round trips, and every detector sees exactly the same rows.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from ..errors import AnalysisError
+from ._common import JOURNEY, as_time
+
+WEEK = pd.Timedelta(days=7)
+#: a negative answer per feedback kind (NPS detractor, CSAT/review 1-2, CES 5-7 of 7).
+NEGATIVE = {"nps": ("<=", 6), "csat": ("<=", 2), "review": ("<=", 2), "ces": (">=", 5)}
+
+
+@dataclass
+class JourneyFrame:
+    """``events`` sorted by (person, time, seq) with integer ``pid``; ``segment`` per pid."""
+
+    events: pd.DataFrame
+    segment: pd.Series  # index pid -> segment value (missing for unknown people)
+    feedback: pd.DataFrame  # with pid (or -1), negative flag
+    t0: pd.Timestamp  # start of the first period (a Monday)
+    periods: int
+    months: float  # length of the data in months (30.44 days)
+    conversions: tuple[str, ...]
+
+    def period_start(self, i: int) -> dt.date:
+        return (self.t0 + i * WEEK).date()
+
+    def period_end(self, i: int) -> dt.date:
+        return (self.t0 + (i + 1) * WEEK - pd.Timedelta(days=1)).date()
+
+    def period_of(self, ts: pd.Series) -> np.ndarray:
+        return ((ts - self.t0) // WEEK).to_numpy().astype(int)
+
+    def window_months(self, start: int | None, end: int | None) -> float:
+        if start is None:
+            return self.months
+        return max((end - start + 1) * 7 / 30.44, 7 / 30.44)
+
+
+def load(store, conversions: tuple[str, ...], segment_attribute: str = "segment",
+         since=None, until=None) -> JourneyFrame:
+    """Read the journeys (``since <= timestamp < until``), segments and feedback."""
+    if not store.has_table(JOURNEY):
+        raise AnalysisError("journeys are not built yet: run a refresh first")
+    conds, params = [], []
+    for op, bound in ((">=", as_time(since)), ("<", as_time(until))):
+        if bound is not None:
+            conds.append(f'"timestamp" {op} ?')
+            params.append(bound)
+    where = f"WHERE {' AND '.join(conds)}" if conds else ""
+    ev = store.sql(f"""SELECT person_id, customer_id, "timestamp" AS ts, event, channel, touchpoint,
+            stage, stage_index, value,
+            json_extract_string(properties, '$.matter') AS matter,
+            json_extract_string(properties, '$.ticket_id') AS ticket,
+            json_extract_string(properties, '$.product_id') AS product,
+            TRY_CAST(json_extract_string(properties, '$.price') AS DOUBLE) AS price
+        FROM {JOURNEY} {where} ORDER BY person_id, "timestamp", seq""", params or None).df()
+    ev["pid"] = pd.factorize(ev["person_id"])[0]
+    for col in ("event", "channel", "touchpoint", "stage", "matter"):
+        ev[col] = ev[col].astype("category")
+    key = '$."' + segment_attribute.replace('"', '\\"') + '"'
+    who = ev.loc[ev.customer_id.notna(), ["customer_id", "pid"]].drop_duplicates("customer_id")
+    seg = store.sql(f"SELECT customer_id, json_extract_string(attributes, ?) AS v FROM customers "
+                    "WHERE attributes IS NOT NULL", [key]).df()
+    seg = seg.merge(who, on="customer_id").dropna(subset=["v"]).drop_duplicates("pid")
+    segment = pd.Series(seg.v.to_numpy(), index=seg.pid.to_numpy())
+    fb = store.sql("""SELECT customer_id, "timestamp" AS ts, kind, score, text, channel, touchpoint
+        FROM feedback""").df()
+    fb = fb.merge(who, on="customer_id", how="left")
+    fb["pid"] = fb["pid"].fillna(-1).astype(int)
+    neg = np.zeros(len(fb), dtype=bool)
+    for kind, (op, limit) in NEGATIVE.items():
+        sel = (fb.kind == kind).to_numpy() & fb.score.notna().to_numpy()
+        s = fb.score.to_numpy()
+        neg |= sel & ((s <= limit) if op == "<=" else (s >= limit))
+    fb["negative"] = neg | fb.kind.isin(["complaint"]).to_numpy()
+    if len(ev):
+        first, last = ev.ts.min(), ev.ts.max()
+    else:
+        first = last = pd.Timestamp("2000-01-03")
+    t0 = first.normalize() - pd.Timedelta(days=first.weekday())
+    periods = int((last - t0) // WEEK) + 1
+    months = max((last - first).total_seconds() / 86400 / 30.44, 1 / 30.44)
+    return JourneyFrame(ev, segment, fb, t0, periods, months, tuple(conversions))
+
+
+def shifted(values: np.ndarray, pid: np.ndarray, k: int, fill=None) -> np.ndarray:
+    """values[i - k] when row i - k belongs to the same person, else ``fill``."""
+    out = np.empty(len(values), dtype=object if fill is None else np.asarray(values).dtype)
+    out[:] = fill
+    if k < len(values):
+        same = pid[k:] == pid[:-k]
+        out[k:][same] = np.asarray(values)[:-k][same]
+    return out
