@@ -108,6 +108,34 @@ class Workspace:
 
         return timeline(self.store, self.model, customer_id, lang=lang)
 
+    # -- segments ----------------------------------------------------------------------
+    def save_segment(self, name: str, definition, replace: bool = False):
+        """Save a segment (a rule, a rules/rfm/cluster definition) with its members."""
+        from .analysis.segments import save_segment
+
+        return save_segment(self.store, name, definition, replace=replace)
+
+    def segments(self):
+        from .analysis.segments import list_segments
+
+        return list_segments(self.store)
+
+    def segment(self, name: str):
+        from .analysis.segments import segment_members
+
+        return segment_members(self.store, name)
+
+    def drop_segment(self, name: str):
+        from .analysis.segments import drop_segment
+
+        return drop_segment(self.store, name)
+
+    def segment_scope(self, name: str | None):
+        """``with ws.segment_scope("b2b"):`` every analysis sees only the segment's persons."""
+        from .analysis.segments import segment_scope
+
+        return segment_scope(self.store, name)
+
     def close(self) -> None:
         self.store.close()
 
