@@ -10,7 +10,6 @@ The exact definitions are in ``docs/map.md``.
 
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass, field
 
 import pandas as pd
@@ -29,6 +28,8 @@ LANES = ("actions", "touchpoints", "channels", "emotion", "pain_points", "moment
 TOP = 5
 #: an emotion this far below the designed one is a reason to act.
 EMOTION_GAP = 0.2
+#: how many stage changes the stage Sankey shows.
+SANKEY_STEPS = 5
 #: how many verbatims an empathy map quotes.
 VERBATIMS = 3
 
@@ -117,7 +118,7 @@ def designed_vs_lived(store, model, lang: str = "fr", top: int = 8) -> dict:
          "label": _move_label(model, k, a, b, lang)}
         for (k, a, b), n in sorted(dev.items(), key=lambda x: (-x[1], x[0][0], str(x[0][1]), x[0][2]))
     ][:top]
-    sankey = res.sankey()
+    sankey = _shallow(res.sankey(), SANKEY_STEPS)
     sankey["node"]["label"] = [_stage_label(model, s, lang) for s in sankey["node"]["label"]]
     return {
         "customers": total,
@@ -128,6 +129,21 @@ def designed_vs_lived(store, model, lang: str = "fr", top: int = 8) -> dict:
         "backward_moves": res.to_dict()["backward_moves"],
         "sankey": sankey,
     }
+
+
+def _shallow(sankey: dict, steps: int) -> dict:
+    """The Sankey's first ``steps`` stage changes: deeper ones are too thin to read."""
+    node = sankey["node"]
+    keep = [i for i, st in enumerate(node["step"]) if st < steps]
+    new = {old: k for k, old in enumerate(keep)}
+    link = {"source": [], "target": [], "value": []}
+    for a, b, v in zip(sankey["link"]["source"], sankey["link"]["target"], sankey["link"]["value"]):
+        if a in new and b in new:
+            link["source"].append(new[a])
+            link["target"].append(new[b])
+            link["value"].append(v)
+    return {"node": {"label": [node["label"][i] for i in keep], "step": [node["step"][i] for i in keep]},
+            "link": link}
 
 
 def _stage_label(model, sid: str | None, lang: str) -> str:
@@ -220,24 +236,24 @@ def _q(s: str) -> str:
 
 
 def _pain_points(store, model, lang) -> tuple[list[dict], str | None]:
-    """The pain-point analysis's findings as dicts, or none and a note saying why."""
+    """The pain-point analysis's findings, ranked, each with a readable title; none and a
+    note when the analysis is not installed or fails (the map is still worth reading)."""
     try:
-        mod = importlib.import_module("parcours.analysis.painpoints")
+        from ..analysis.painpoints import painpoints
     except ImportError:
         return [], label("note.painpoints_missing", lang)
-    fn = next((getattr(mod, n) for n in ("pain_points", "painpoints", "detect") if hasattr(mod, n)), None)
-    if fn is None:
-        return [], label("note.painpoints_missing", lang)
     try:
-        try:
-            result = fn(store, model, lang=lang)
-        except TypeError:
-            result = fn(store, model)
-    except ParcoursError as exc:
+        result = painpoints(store)
+    except Exception as exc:  # noqa: BLE001 - one lane must not break the whole map
         return [], label("note.painpoints_failed", lang, error=exc)
-    data = result.to_dict() if hasattr(result, "to_dict") else result
-    items = data.get("pain_points", data.get("findings", data.get("items", []))) if isinstance(data, dict) else data
-    return [dict(p) for p in items], None
+    out = []
+    for rank, p in enumerate(result.painpoints, 1):
+        d = p.to_dict()
+        place = [str(d[k]) for k in ("event", "touchpoint", "channel", "segment") if d.get(k)]
+        d["rank"] = rank
+        d["title"] = p.label(lang) + (f" ({', '.join(place)})" if place else "")
+        out.append(d)
+    return out, None
 
 
 def _emotions(store, lang) -> tuple[dict, str | None]:
@@ -247,6 +263,29 @@ def _emotions(store, lang) -> tuple[dict, str | None]:
         return {p["group"]: p for p in emotion_by(store, by="stage").points}, None
     except ParcoursError as exc:
         return {}, label("note.feedback_failed", lang, error=exc)
+
+
+def _feedback_kpis(store, kpis) -> None:
+    """Declared NPS and CSAT KPIs that stage KPIs leave unmeasured, from the feedback analysis
+    (all answers of the period: survey answers are rarely given in the stage they judge)."""
+    from ..analysis.feedback import feedback
+
+    wanted = [k for s in kpis.stages for k in s["kpis"] if k["metric"] in ("nps", "csat") and k["value"] is None]
+    if not wanted:
+        return
+    try:
+        overall = feedback(store).overall
+    except ParcoursError:
+        return
+    for k in wanted:
+        score = overall[k["metric"]]["score"]
+        if score is None:
+            continue
+        # a CSAT target written as a share (0.8) is compared with the share, not the percentage
+        value = score / 100 if k["metric"] == "csat" and k["target"] <= 1 else score
+        met = value >= k["target"] if k["direction"] == "higher" else value <= k["target"]
+        k.update(value=value, met=bool(met), source="feedback")
+        k.pop("note", None)
 
 
 def _opportunities(stage, lang) -> dict:
@@ -260,14 +299,13 @@ def _opportunities(stage, lang) -> dict:
     reasons += [label("map.reason.pain", lang, title=_pain_title(p)) for p in stage["pain_points"]]
     reasons += [label("map.reason.mot", lang, name=m["name"]) for m in stage["moments_of_truth"]
                 if m["lift"] is not None and m["lift"] < 0]
-    return {"actions": stage.pop("_actions"), "reasons": reasons, "priority": len(reasons)}
+    actions = [a[lang] for p in stage["pain_points"] for a in p.get("actions", []) if a.get(lang)]
+    actions = list(dict.fromkeys(actions + stage.pop("_actions")))
+    return {"actions": actions, "reasons": reasons, "priority": len(reasons)}
 
 
 def _pain_title(p: dict) -> str:
-    for key in ("title", "label", "description", "kind"):
-        if p.get(key):
-            return str(p[key])
-    return str(p)
+    return str(p.get("title") or p.get("kind"))
 
 
 # -- empathy maps -------------------------------------------------------------------------
@@ -355,6 +393,7 @@ def journey_map(store, model, *, lang: str = "fr", persona: str | None = None,
     if not store.has_table(JOURNEY):
         raise AnalysisError("no journey tables: run the stage assignment (parcours refresh) first")
     kpis = stage_kpis(store, model, lang=lang)
+    _feedback_kpis(store, kpis)
     dvl = designed_vs_lived(store, model, lang)
     top = _top_items(store)
     mots = _moments_of_truth(store, model)
