@@ -489,6 +489,12 @@ def parse_messages(messages: Iterable[dict], *, source: str, start_row: int = 1,
     return _parse_rows(enumerate(messages, start=start_row), source, received_at)
 
 
+def batch_messages(batch: dict) -> list:
+    """The messages of a batch object ``{"batch": [...]}``, its sentAt, receivedAt and context
+    applied to those that do not set their own (what a file import does too)."""
+    return [msg for _, msg in _iter_document(batch)]
+
+
 def parse_file(path: str | Path, *, source: str | None = None,
                received_at: dt.datetime | None = None) -> SegmentRows:
     """``read_segment_file`` then ``parse_messages``, keeping the reader's row numbers."""
@@ -499,5 +505,5 @@ def parse_file(path: str | Path, *, source: str | None = None,
 COLUMNS = {"events": EVENTS.names, "customers": CUSTOMERS.names,
            "identities": [c for c in IDENTITIES.names if c not in ("status", "reason")]}
 
-__all__ = ["ReadError", "SegmentRows", "parse_messages", "parse_file", "read_segment_file",
+__all__ = ["ReadError", "SegmentRows", "parse_messages", "parse_file", "read_segment_file", "batch_messages",
            "parse_time", "message_time", "MESSAGE_TYPES", "CHANNELS", "COLUMNS"]

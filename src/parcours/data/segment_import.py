@@ -99,3 +99,9 @@ def import_segment_file(store: Store, path, tz: str = "UTC") -> ImportReport:
 def import_segment_messages(store: Store, messages: list[dict], name: str = "<messages>") -> ImportReport:
     """Messages already in memory (an HTTP batch, a list of dicts)."""
     return _write(store, parse_messages(messages, source=name), name, "segment")
+
+
+def import_segment_rows(store: Store, parsed: SegmentRows, name: str = "<http>") -> ImportReport:
+    """Messages already parsed: the HTTP server checks each request before it queues it, then
+    writes the rows of many requests in one transaction (``web/writer.py``)."""
+    return _write(store, parsed, name, "segment")

@@ -1,0 +1,232 @@
+"""The single writer of the HTTP server: a bounded queue and group commit.
+
+DuckDB has one writer, and a transaction costs the same fixed work (staging, validation SQL,
+dedup) whether it holds ten events or ten thousand. So requests are checked in the event loop,
+queued, and one thread writes whatever has queued up since its last commit in one
+transaction (group commit); each request's future is resolved only after that COMMIT, so an
+HTTP 2xx means the events are in the store's write-ahead log and survive a crash.
+
+Backpressure: the queue is bounded by the number of events waiting; a request that would
+overflow it is refused at once (``Busy``, answered 429 with Retry-After) instead of buffered
+where a crash would lose it. Stage assignment and identity stitching are not run per request:
+the writer runs ``Workspace.refresh`` when new data has waited ``refresh_interval`` seconds
+and on demand (``request_refresh``), between groups, so it never races a write.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import queue
+import threading
+import time
+from dataclasses import dataclass, field
+
+from ..data.segment import SegmentRows
+from ..data.segment_import import import_segment_rows
+
+log = logging.getLogger("parcours.web")
+
+#: at most this many events in one transaction; more waiting requests go in the next one.
+MAX_GROUP_EVENTS = 50_000
+_STOP = object()  # queued by stop(): write what came before, then end
+
+
+class Busy(Exception):
+    """The queue is full: the client should retry after ``retry_after`` seconds."""
+
+    def __init__(self, retry_after: int = 1):
+        super().__init__("the ingestion queue is full")
+        self.retry_after = retry_after
+
+
+@dataclass
+class _Job:
+    rows: SegmentRows | None  # None: a refresh request
+    size: int
+    future: asyncio.Future
+    loop: asyncio.AbstractEventLoop
+
+
+@dataclass
+class WriterStats:
+    commits: int = 0
+    requests: int = 0
+    messages: int = 0
+    refreshes: int = 0
+    last_refresh_seconds: float | None = None
+    errors: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return {"commits": self.commits, "requests": self.requests, "messages": self.messages,
+                "refreshes": self.refreshes, "last_refresh_seconds": self.last_refresh_seconds}
+
+
+def _settle(job: _Job, result=None, exc: BaseException | None = None) -> None:
+    def done():
+        if not job.future.done():  # the client may have gone away
+            if exc is not None:
+                job.future.set_exception(exc)
+            else:
+                job.future.set_result(result)
+
+    job.loop.call_soon_threadsafe(done)
+
+
+class Writer:
+    """One thread owning the workspace's write connection."""
+
+    def __init__(self, workspace, max_pending: int = 100_000, refresh_interval: float | None = 30.0):
+        self.workspace = workspace
+        self.max_pending = max_pending
+        self.refresh_interval = refresh_interval
+        self.stats = WriterStats()
+        self._queue: queue.SimpleQueue = queue.SimpleQueue()
+        self._pending = 0
+        self._lock = threading.Lock()
+        self._dirty = True  # refresh once at start: journeys may predate the last import
+        self._last_refresh = 0.0
+        self._thread = threading.Thread(target=self._run, name="parcours-writer", daemon=True)
+
+    # -- the event loop's side --------------------------------------------------------
+    def start(self) -> None:
+        self._thread.start()
+
+    def submit(self, rows: SegmentRows) -> asyncio.Future:
+        """Queue checked rows; the future resolves after their COMMIT. Raises Busy when full."""
+        size = max(rows.messages, 1)
+        with self._lock:
+            # a request alone larger than the queue still goes through when nothing waits
+            if self._pending and self._pending + size > self.max_pending:
+                raise Busy()
+            self._pending += size
+        loop = asyncio.get_running_loop()
+        job = _Job(rows, size, loop.create_future(), loop)
+        self._queue.put(job)
+        return job.future
+
+    def request_refresh(self) -> asyncio.Future:
+        loop = asyncio.get_running_loop()
+        job = _Job(None, 0, loop.create_future(), loop)
+        self._queue.put(job)
+        return job.future
+
+    @property
+    def pending(self) -> int:
+        return self._pending
+
+    def stop(self, timeout: float = 60.0) -> None:
+        """Write what is queued, then end the thread."""
+        if self._thread.is_alive():
+            self._queue.put(_STOP)
+            self._thread.join(timeout)
+
+    # -- the writer thread ------------------------------------------------------------
+    def _run(self) -> None:
+        while True:
+            job = self._next()
+            if job is None:
+                if self._due():
+                    self._refresh([])
+                continue
+            if job is _STOP:
+                return
+            jobs, stop = self._group(job)
+            writes = [j for j in jobs if j.rows is not None]
+            refreshes = [j for j in jobs if j.rows is None]
+            if writes:
+                self._write(writes)
+            if refreshes or self._due():
+                self._refresh(refreshes)
+            if stop:
+                return
+
+    def _next(self):
+        """The next job or _STOP, waiting at most until a refresh falls due (None: time to check)."""
+        if self.refresh_interval and self._dirty:
+            wait = max(0.0, self._last_refresh + self.refresh_interval - time.monotonic())
+            try:
+                return self._queue.get(timeout=wait or 0.001)
+            except queue.Empty:
+                return None
+        return self._queue.get()
+
+    def _group(self, first: _Job) -> tuple[list[_Job], bool]:
+        jobs, total = [first], first.size
+        while total < MAX_GROUP_EVENTS:
+            try:
+                job = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if job is _STOP:
+                return jobs, True
+            jobs.append(job)
+            total += job.size
+        return jobs, False
+
+    def _due(self) -> bool:
+        return bool(self._dirty and self.refresh_interval
+                    and time.monotonic() - self._last_refresh >= self.refresh_interval)
+
+    def _write(self, jobs: list[_Job]) -> None:
+        try:
+            report = import_segment_rows(self.workspace.store, _merge([j.rows for j in jobs]), "http")
+        except Exception as exc:  # noqa: BLE001 - isolate the request that fails, keep the others
+            if len(jobs) > 1:
+                for j in jobs:
+                    self._write([j])
+                return
+            log.exception("ingestion write failed")
+            self.stats.errors.append(str(exc))
+            self._release(jobs)
+            _settle(jobs[0], exc=exc)
+            return
+        self._dirty = True
+        self.stats.commits += 1
+        self.stats.requests += len(jobs)
+        self.stats.messages += sum(j.rows.messages for j in jobs)
+        self._release(jobs)
+        for j in jobs:
+            _settle(j, result=report)
+
+    def _release(self, jobs: list[_Job]) -> None:
+        with self._lock:
+            self._pending -= sum(j.size for j in jobs)
+
+    def _refresh(self, waiting: list[_Job]) -> None:
+        t0 = time.monotonic()
+        try:
+            stats = self.workspace.refresh()
+        except Exception as exc:  # noqa: BLE001 - reported to who asked, the server goes on
+            log.exception("refresh failed")
+            self._last_refresh = time.monotonic()
+            for j in waiting:
+                _settle(j, exc=exc)
+            return
+        self._dirty = False
+        self._last_refresh = time.monotonic()
+        self.stats.refreshes += 1
+        self.stats.last_refresh_seconds = round(self._last_refresh - t0, 3)
+        data = stats.to_dict() if hasattr(stats, "to_dict") else {}
+        for j in waiting:
+            _settle(j, result=data)
+
+
+def _merge(parts: list[SegmentRows]) -> SegmentRows:
+    """The rows of several requests as one import, row numbers kept distinct and in order."""
+    if len(parts) == 1:
+        return parts[0]
+    out = SegmentRows(source="http")
+    offset = 0
+    for p in parts:
+        for name in ("events", "customers", "identities"):
+            rows = getattr(p, name)
+            if offset:
+                rows = [{**r, "row": r["row"] + offset} for r in rows]
+            getattr(out, name).extend(rows)
+        out.messages += p.messages
+        offset += p.messages
+    return out
+
+
+__all__ = ["Busy", "Writer", "WriterStats"]
