@@ -410,6 +410,91 @@ def demo(
     run_demo(directory, customers=customers, seed=seed, lang=lang or lang_default(), console=console)
 
 
+@app.command()
+@handle_errors
+def serve(
+    directory: Path = typer.Argument(..., help="Workspace folder."),
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on."),
+    port: int = typer.Option(8000, "--port", help="Port to listen on."),
+    max_pending: int = typer.Option(100_000, "--max-pending",
+                                    help="Events accepted but not yet written before requests get 429."),
+    refresh_every: float = typer.Option(30.0, "--refresh-every",
+                                        help="Seconds between background refreshes when data came in (0: only POST /v1/refresh)."),
+    lang: Optional[str] = LangOpt,
+):
+    """Serve the HTTP API: Segment-compatible ingestion (/v1/*) and the query API (/api/v1/*)."""
+    import uvicorn
+
+    from .web.app import create_app
+
+    api = create_app(directory, max_pending=max_pending, refresh_interval=refresh_every or None)
+    err_console.print(t("serve.start", lang, url=f"http://{host}:{port}", dir=directory))
+    uvicorn.run(api, host=host, port=port, log_level="warning")
+
+
+key_app = typer.Typer(help="API keys: write keys ingest, read keys query.", no_args_is_help=True)
+app.add_typer(key_app, name="key")
+
+
+@key_app.command("add")
+@handle_errors
+def key_add(
+    directory: Path = typer.Argument(..., help="Workspace folder (the server must be stopped)."),
+    kind: str = typer.Option(..., "--kind", help="write (ingestion) or read (query API)."),
+    name: Optional[str] = typer.Option(None, "--name", help="A label to recognise the key by."),
+    as_json: bool = JsonOpt,
+    lang: Optional[str] = LangOpt,
+):
+    """Create a key and print it once: only its hash is stored."""
+    from .web.keys import add_key
+
+    with _open(directory) as ws:
+        key, record = add_key(ws.store, kind, name)
+    if as_json:
+        print_json({"key": key, **record.to_dict()})
+        return
+    sys.stdout.write(key + "\n")
+    err_console.print(t("key.added", lang, kind=kind, key_id=record.key_id))
+
+
+@key_app.command("list")
+@handle_errors
+def key_list(
+    directory: Path = typer.Argument(..., help="Workspace folder."),
+    as_json: bool = JsonOpt,
+    lang: Optional[str] = LangOpt,
+):
+    """List the keys (ids, kinds, names, dates; never the keys themselves)."""
+    from .web.keys import list_keys
+
+    with _open(directory) as ws:
+        keys = [k.to_dict() for k in list_keys(ws.store)]
+    if as_json:
+        print_json({"keys": keys})
+        return
+    table = Table()
+    for col in ("key_id", "key_kind", "key_name", "created_at", "revoked_at"):
+        table.add_column(t(f"col.{col}", lang))
+    for k in keys:
+        table.add_row(*["" if v is None else str(v) for v in k.values()])
+    console.print(table)
+
+
+@key_app.command("revoke")
+@handle_errors
+def key_revoke(
+    directory: Path = typer.Argument(..., help="Workspace folder (the server must be stopped)."),
+    key_id: str = typer.Argument(..., help="The key's id (see `parcours key list`) or the key itself."),
+    lang: Optional[str] = LangOpt,
+):
+    """Revoke a key: it is refused from the next server start on."""
+    from .web.keys import revoke_key
+
+    with _open(directory) as ws:
+        record = revoke_key(ws.store, key_id)
+    console.print(t("key.revoked", lang, key_id=record.key_id))
+
+
 def main() -> None:  # pragma: no cover - entry point
     app()
 

@@ -62,6 +62,20 @@ MESSAGES: dict[str, dict[str, str]] = {
     "col.from_previous": {"fr": "depuis la précédente", "en": "from previous"},
     "col.median_time": {"fr": "délai médian", "en": "median time"},
     "demo.stages": {"fr": "Clients par étape atteinte", "en": "Customers by stage reached"},
+    "serve.start": {
+        "fr": "API de parcours sur {url} (espace {dir}) : ingestion /v1/*, requêtes /api/v1/*, schéma /docs.",
+        "en": "parcours API on {url} (workspace {dir}): ingestion /v1/*, queries /api/v1/*, schema /docs.",
+    },
+    "key.added": {
+        "fr": "Clé {kind} {key_id} créée : copiez-la maintenant, elle ne sera plus affichée.",
+        "en": "{kind} key {key_id} created: copy it now, it will not be shown again.",
+    },
+    "key.revoked": {"fr": "Clé {key_id} révoquée.", "en": "Key {key_id} revoked."},
+    "col.key_id": {"fr": "identifiant", "en": "id"},
+    "col.key_kind": {"fr": "type", "en": "kind"},
+    "col.key_name": {"fr": "nom", "en": "name"},
+    "col.created_at": {"fr": "créée le", "en": "created"},
+    "col.revoked_at": {"fr": "révoquée le", "en": "revoked"},
 }
 
 
