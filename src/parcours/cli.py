@@ -32,6 +32,7 @@ err_console = Console(stderr=True)
 
 JsonOpt = typer.Option(False, "--json", help="Print the result as JSON (the result's to_dict()).")
 LangOpt = typer.Option(None, "--lang", help="fr or en (default: PARCOURS_LANG, else fr).")
+SegmentOpt = typer.Option(None, "--segment", help="Only the persons of this saved segment (parcours segment add).")
 
 
 def handle_errors(fn):
@@ -267,12 +268,13 @@ def funnel(
     since: Optional[str] = typer.Option(None, "--since", help="Only attempts starting on or after this date."),
     until: Optional[str] = typer.Option(None, "--until", help="Only attempts starting before this date."),
     stages: bool = typer.Option(False, "--stages", help="Use the journey model's stages as the steps."),
+    segment: Optional[str] = SegmentOpt,
     as_json: bool = JsonOpt,
 ):
     """Conversion through ordered steps, with time to convert and breakdowns."""
     from .analysis.funnel import funnel as run_funnel
 
-    with _open(directory) as ws:
+    with _open(directory) as ws, ws.segment_scope(segment):
         steps = [parse_step_text(s) for s in step] or (ws.model.stage_ids if stages else [])
         result = run_funnel(ws.store, steps, window=window, order=order, exclude=exclude, per=per, by=by,
                             since=since, until=until, stages=stages, attribution=attribution)
@@ -288,12 +290,13 @@ def paths(
     end: Optional[str] = typer.Option(None, "--end", help="Only paths up to this item."),
     depth: Optional[int] = typer.Option(None, "--depth", help="At most this many items per path."),
     min_share: float = typer.Option(0.0, "--min-share", help="Hide transitions below this share of customers."),
+    segment: Optional[str] = SegmentOpt,
     as_json: bool = JsonOpt,
 ):
     """Transitions between consecutive items, top path variants, step matrix, loops."""
     from .analysis.paths import paths as run_paths
 
-    with _open(directory) as ws:
+    with _open(directory) as ws, ws.segment_scope(segment):
         result = run_paths(ws.store, by=by, start=start, end=end, depth=depth, min_share=min_share)
     show(result, as_json)
 
@@ -307,12 +310,13 @@ def retention(
     period: str = typer.Option("week", "--period", help="day, week or month."),
     periods: int = typer.Option(12, "--periods", help="How many periods to show."),
     recurring: bool = typer.Option(False, "--recurring", help="Cohorts of every start event, not only the first."),
+    segment: Optional[str] = SegmentOpt,
     as_json: bool = JsonOpt,
 ):
     """Cohort retention, lifecycle (new, returning, resurrecting, dormant), repeat-purchase rate."""
     from .analysis.retention import retention as run_retention
 
-    with _open(directory) as ws:
+    with _open(directory) as ws, ws.segment_scope(segment):
         result = run_retention(ws.store, start_event=start_event, return_event=return_event, period=period,
                                periods=periods, retention_type="recurring" if recurring else "first_time")
     show(result, as_json)
@@ -326,13 +330,14 @@ def kpis(
     since: Optional[str] = typer.Option(None, "--since", help="Only events on or after this date."),
     until: Optional[str] = typer.Option(None, "--until", help="Only events before this date."),
     window: Optional[str] = typer.Option(None, "--window", help="Conversion window (default: journey.yaml's)."),
+    segment: Optional[str] = SegmentOpt,
     as_json: bool = JsonOpt,
     lang: Optional[str] = LangOpt,
 ):
     """Success indicators per stage of the journey model, against their targets."""
     from .analysis.kpis import stage_kpis
 
-    with _open(directory) as ws:
+    with _open(directory) as ws, ws.segment_scope(segment):
         result = stage_kpis(ws.store, ws.model, by=by, since=since, until=until, conversion_window=window,
                             lang=lang or lang_default())
     if as_json:
@@ -408,6 +413,166 @@ def demo(
     from .demo import run_demo
 
     run_demo(directory, customers=customers, seed=seed, lang=lang or lang_default(), console=console)
+
+
+segment_app = typer.Typer(help="Saved segments: add, list, show, update, drop.", no_args_is_help=True)
+app.add_typer(segment_app, name="segment")
+
+
+@segment_app.command("add")
+@handle_errors
+def segment_add(
+    directory: Path = typer.Argument(..., help="Workspace folder."),
+    name: str = typer.Argument(..., help="Segment name (letters, digits, _ . -)."),
+    rule: List[str] = typer.Option([], "--rule", help="A rule, e.g. 'segment = b2b', 'age >= 30', "
+                                   "'did purchase >= 2 within 90d', 'first_channel = search' (repeatable)."),
+    any_rule: bool = typer.Option(False, "--any", help="Members meet at least one rule (default: all)."),
+    rfm_segment: Optional[str] = typer.Option(None, "--rfm", help="A named RFM segment: champions, loyal, at_risk ..."),
+    cluster: Optional[int] = typer.Option(None, "--cluster", help="Cluster the journeys in K groups: saves NAME-1 .. NAME-K."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the clustering."),
+    replace: bool = typer.Option(False, "--replace", help="Replace a segment of the same name."),
+    as_json: bool = JsonOpt,
+    lang: Optional[str] = LangOpt,
+):
+    """Save a segment from rules, an RFM segment or clusters of journeys."""
+    from .analysis.segments import save_clusters
+
+    if sum([bool(rule), rfm_segment is not None, cluster is not None]) != 1:
+        err_console.print(f"[bold red]{t('error', lang)}[/]: {t('segment.one_kind', lang)}")
+        raise typer.Exit(2)
+    with _open(directory) as ws:
+        if cluster is not None:
+            saved = save_clusters(ws.store, name, cluster, seed, replace=replace)
+        else:
+            definition = ({"kind": "rfm", "segment": rfm_segment} if rfm_segment is not None
+                          else {"kind": "rules", "rules": rule, "match": "any" if any_rule else "all"})
+            saved = [ws.save_segment(name, definition, replace=replace)]
+    if as_json:
+        print_json([s.to_dict() for s in saved])
+        return
+    for s in saved:
+        console.print(t("segment.saved", lang, name=s.name, members=s.members))
+
+
+@segment_app.command("list")
+@handle_errors
+def segment_list(
+    directory: Path = typer.Argument(..., help="Workspace folder."),
+    as_json: bool = JsonOpt,
+    lang: Optional[str] = LangOpt,
+):
+    """The saved segments, their definitions and sizes."""
+    with _open(directory, read_only=True) as ws:
+        result = ws.segments()
+    if as_json:
+        print_json(result.to_dict())
+        return
+    if not result.segments:
+        console.print(t("segment.none", lang))
+        return
+    table = Table()
+    for key in ("segment", "kind", "members", "created", "definition"):
+        table.add_column(t(f"col.{key}", lang))
+    for s in result.segments:
+        table.add_row(s.name, s.kind, f"{s.members:,}", str(s.created_at)[:19],
+                      json.dumps(s.definition, ensure_ascii=False))
+    console.print(table)
+
+
+@segment_app.command("show")
+@handle_errors
+def segment_show(
+    directory: Path = typer.Argument(..., help="Workspace folder."),
+    name: str = typer.Argument(..., help="Segment name."),
+    limit: int = typer.Option(50, "--limit", help="How many members to print (all with --json)."),
+    as_json: bool = JsonOpt,
+):
+    """A segment's definition and its members (person ids)."""
+    with _open(directory, read_only=True) as ws:
+        result = ws.segment(name)
+    if as_json:
+        print_json(result.to_dict())
+        return
+    console.print_json(data=result.segment.to_dict())
+    _print_frame(result.to_frame(), limit=limit)
+
+
+@segment_app.command("update")
+@handle_errors
+def segment_update(
+    directory: Path = typer.Argument(..., help="Workspace folder."),
+    name: str = typer.Argument(..., help="Segment name."),
+    lang: Optional[str] = LangOpt,
+):
+    """Evaluate a saved segment again on the current data."""
+    from .analysis.segments import update_segment
+
+    with _open(directory) as ws:
+        s = update_segment(ws.store, name)
+    console.print(t("segment.saved", lang, name=s.name, members=s.members))
+
+
+@segment_app.command("drop")
+@handle_errors
+def segment_drop(
+    directory: Path = typer.Argument(..., help="Workspace folder."),
+    name: str = typer.Argument(..., help="Segment name."),
+    lang: Optional[str] = LangOpt,
+):
+    """Delete a saved segment and its members."""
+    with _open(directory) as ws:
+        ws.drop_segment(name)
+    console.print(t("segment.dropped", lang, name=name))
+
+
+@app.command()
+@handle_errors
+def compare(
+    directory: Path = typer.Argument(..., help="Workspace folder."),
+    segment: List[str] = typer.Option([], "--segment", help="Two saved segments: --segment A --segment B."),
+    step: List[str] = typer.Option([], "--step", "-s", help="Funnel steps (default: the model's stages)."),
+    window: Optional[str] = typer.Option(None, "--window", help="Conversion window (default: journey.yaml's)."),
+    top: int = typer.Option(10, "--top", help="Stage transitions compared: the top ones of each segment."),
+    alpha: float = typer.Option(0.05, "--alpha", help="False discovery rate (Benjamini-Hochberg)."),
+    all_rows: bool = typer.Option(False, "--all", help="Show every comparison, not only significant ones."),
+    as_json: bool = JsonOpt,
+    lang: Optional[str] = LangOpt,
+):
+    """Two segments side by side (funnel, stage KPIs, paths, feedback), significant differences flagged."""
+    from .analysis.compare import compare as run_compare
+    from .errors import ConfigError
+
+    if len(segment) != 2:
+        raise ConfigError("compare needs exactly two segments: --segment A --segment B")
+    lang = lang or lang_default()
+    with _open(directory, read_only=True) as ws:
+        result = run_compare(ws.store, ws.model, segment[0], segment[1],
+                             steps=[parse_step_text(s) for s in step] or None, window=window,
+                             top=top, alpha=alpha, lang=lang)
+    if as_json:
+        print_json(result.to_dict())
+        return
+    frame = result.to_frame()
+    if not all_rows:
+        frame = frame[frame["significant"]]
+    if frame.empty:
+        console.print(t("compare.none", lang))
+        return
+    table = Table(title=t("compare.title", lang, a=segment[0], b=segment[1], alpha=alpha))
+    for key in ("measure", "where"):
+        table.add_column(t(f"col.{key}", lang))
+    table.add_column("A", justify="right")
+    table.add_column("B", justify="right")
+    for key in ("effect", "q_value", "significant"):
+        table.add_column(t(f"col.{key}", lang), justify="right")
+    for r in frame.itertuples(index=False):
+        table.add_row(r.measure, str(r.where), _fmt(_num(r.a)), _fmt(_num(r.b)), _fmt(_num(r.effect)),
+                      "" if _num(r.q_value) is None else f"{r.q_value:.2g}", "✔" if r.significant else "")
+    console.print(table)
+
+
+def _num(v):
+    return None if v is None or (isinstance(v, float) and v != v) else v
 
 
 @app.command()
