@@ -76,3 +76,25 @@ def test_unknown_extension_is_a_clear_error(demo_ws, tmp_path):
     jm = journey_map(demo_ws.store, demo_ws.model, lang="en")
     with pytest.raises(ConfigError, match=r"\.html, \.md, \.json, \.png, \.svg"):
         write_map(jm, tmp_path / "m.pdf")
+
+
+def test_the_layout_checks_catch_a_broken_page(browser, tmp_path):
+    """The measures the tests rely on do see an overflowing cell and two overlapping labels."""
+    from parcours.render.html import page as html_page
+    from render_support import LAYOUT_JS
+
+    cells = ('<div class="jm-corner"></div><div class="jm-head" data-stage="a">A</div>'
+             '<div class="jm-head" data-stage="b">B</div><div class="jm-lane">lane</div>'
+             '<div class="jm-cell"><span style="white-space:nowrap">' + "long_name_" * 60 + "</span></div>"
+             '<div class="jm-cell" style="position:relative"><span>first label</span>'
+             '<span style="position:absolute;left:6px;top:6px">second label</span></div>')
+    f = tmp_path / "broken.html"
+    f.write_text(html_page("broken", f'<div class="jm-grid" style="--n:2">{cells}</div>', "en", charts=False),
+                 encoding="utf-8")
+    page = browser.new_page()
+    page.set_viewport_size({"width": 1366, "height": 768})
+    page.goto(f.as_uri())
+    layout = page.evaluate(LAYOUT_JS)
+    page.close()
+    assert any(o["cls"] == "jm-cell" for o in layout["overflowing"])
+    assert ["first label", "second label"] in layout["overlaps"]
