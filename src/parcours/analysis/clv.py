@@ -220,7 +220,7 @@ class ClvResult:
 
 
 def customer_summary(store, purchase_event: str = "purchase", calibration_end=None,
-                     unit: str = "day", margin: float = 1.0) -> tuple[pd.DataFrame, dt.datetime | None]:
+                     unit: str = "week", margin: float = 1.0) -> tuple[pd.DataFrame, dt.datetime | None]:
     """Per customer: frequency, recency, T, repeat mean value and historical CLV (see module doc)."""
     choice("unit", unit, UNITS)
     end = as_time(calibration_end)
@@ -253,7 +253,7 @@ def customer_summary(store, purchase_event: str = "purchase", calibration_end=No
     return frame[cols], end
 
 
-def clv(store, purchase_event: str = "purchase", calibration_end=None, unit: str = "day",
+def clv(store, purchase_event: str = "purchase", calibration_end=None, unit: str = "week",
         horizon: int = 52, margin: float = 1.0, discount_rate: float | None = None) -> ClvResult:
     """Historical and predictive CLV per customer (see the module doc for the definitions).
 
