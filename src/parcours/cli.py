@@ -660,6 +660,96 @@ def key_revoke(
     console.print(t("key.revoked", lang, key_id=record.key_id))
 
 
+def _show_localised(result, as_json: bool, lang: str, title: str | None = None) -> None:
+    """Like show(), with a title and the table's column headers in the reader's language."""
+    if as_json:
+        print_json(result.to_dict())
+        return
+    from .i18n import MESSAGES
+
+    frame = result.to_frame()
+    frame.columns = [t(f"col.{c}", lang) if f"col.{c}" in MESSAGES else c for c in frame.columns]
+    _print_frame(frame, title=title)
+
+
+@app.command()
+@handle_errors
+def attribution(
+    directory: Path = typer.Argument(..., help="Workspace folder."),
+    conversion: str = typer.Option(..., "--conversion", help="The event that is a conversion, e.g. purchase."),
+    touch: str = typer.Option("channel", "--touch", help="What gets the credit: channel, touchpoint or campaign."),
+    model: str = typer.Option("markov", "--model", help="markov, first, last, linear, time_decay or position."),
+    lookback: str = typer.Option("30d", "--lookback", help="Touches at most this long before the conversion: 30d, 12h."),
+    order: int = typer.Option(1, "--order", help="Markov chain order: a state is the last N touches."),
+    half_life: str = typer.Option("7d", "--half-life", help="Half-life of the time_decay model."),
+    as_json: bool = JsonOpt,
+    lang: Optional[str] = LangOpt,
+):
+    """Conversions and value credited to channels, touchpoints or campaigns (Markov or heuristics)."""
+    from .analysis.attribution import attribution as run_attribution
+
+    lang = lang or lang_default()
+    with _open(directory) as ws:
+        result = run_attribution(ws.store, conversion=conversion, touch=touch, model=model, lookback=lookback,
+                                 order=order, half_life=half_life)
+    _show_localised(result, as_json, lang, t("attribution.title", lang, model=model, touch=touch,
+                                             conversions=result.conversions, value=_fmt(result.value)))
+
+
+@app.command()
+@handle_errors
+def cac(
+    directory: Path = typer.Argument(..., help="Workspace folder."),
+    by: Optional[str] = typer.Option(None, "--by", help="channel or campaign (first touch of the new customer)."),
+    period: str = typer.Option("month", "--period", help="day, week, month, quarter or year."),
+    new_customer_event: str = typer.Option("purchase", "--new-customer-event",
+                                           help="A customer is new at their first such event."),
+    since: Optional[str] = typer.Option(None, "--since", help="Only spend and first purchases on or after this date."),
+    until: Optional[str] = typer.Option(None, "--until", help="Only spend and first purchases before this date."),
+    as_json: bool = JsonOpt,
+    lang: Optional[str] = LangOpt,
+):
+    """Customer acquisition cost: spend / new customers, per period and channel or campaign."""
+    from .analysis.cac import cac as run_cac
+
+    lang = lang or lang_default()
+    with _open(directory) as ws:
+        result = run_cac(ws.store, by=by, period=period, new_customer_event=new_customer_event,
+                         since=since, until=until)
+    total = result.total
+    _show_localised(result, as_json, lang, t("cac.total", lang, spend=_fmt(total["spend"]),
+                                             new=total["new_customers"], cac=_fmt(total["cac"])))
+
+
+@app.command()
+@handle_errors
+def clv(
+    directory: Path = typer.Argument(..., help="Workspace folder."),
+    purchase_event: str = typer.Option("purchase", "--purchase-event", help="The event that is a purchase."),
+    calibration_end: Optional[str] = typer.Option(None, "--calibration-end",
+                                                  help="Fit on purchases up to this date (default: the last event)."),
+    unit: str = typer.Option("week", "--unit", help="Time unit of the models: day or week."),
+    horizon: int = typer.Option(52, "--horizon", help="Predict over this many units."),
+    margin: float = typer.Option(1.0, "--margin", help="Share of a purchase's value that is margin."),
+    discount_rate: Optional[float] = typer.Option(None, "--discount-rate", help="Discount rate per unit (none: undiscounted)."),
+    as_json: bool = JsonOpt,
+    lang: Optional[str] = LangOpt,
+):
+    """Historical and predictive CLV per customer (BG/NBD and Gamma-Gamma), P(alive), expected purchases."""
+    from .analysis.clv import clv as run_clv
+
+    lang = lang or lang_default()
+    with _open(directory) as ws:
+        result = run_clv(ws.store, purchase_event=purchase_event, calibration_end=calibration_end, unit=unit,
+                         horizon=horizon, margin=margin, discount_rate=discount_rate)
+
+    def params(d):
+        return ", ".join(f"{k}={v:.4g}" for k, v in d.items()) if d else t("clv.not_fitted", lang)
+
+    _show_localised(result, as_json, lang, t("clv.params", lang, bgnbd=params(result.params),
+                                             gg=params(result.gamma_gamma), horizon=horizon, unit=unit))
+
+
 def main() -> None:  # pragma: no cover - entry point
     app()
 
