@@ -18,7 +18,8 @@ from ..analysis._common import JOURNEY, json_ready
 from ..errors import AnalysisError, ParcoursError
 from .labels import label
 
-__all__ = ["JourneyMap", "journey_map", "designed_vs_lived", "follows_design", "LANES", "BLUEPRINT_LANES"]
+__all__ = ["JourneyMap", "journey_map", "designed_vs_lived", "follows_design", "pain_points", "feedback_kpis",
+           "LANES", "BLUEPRINT_LANES"]
 
 #: the lanes of a stage column, top to bottom.
 BLUEPRINT_LANES = ("frontstage", "backstage", "support_processes", "systems")
@@ -235,7 +236,7 @@ def _q(s: str) -> str:
     return str(s).replace("'", "''")
 
 
-def _pain_points(store, model, lang) -> tuple[list[dict], str | None]:
+def pain_points(store, lang: str = "fr") -> tuple[list[dict], str | None]:
     """The pain-point analysis's findings, ranked, each with a readable title; none and a
     note when the analysis is not installed or fails (the map is still worth reading)."""
     try:
@@ -265,7 +266,7 @@ def _emotions(store, lang) -> tuple[dict, str | None]:
         return {}, label("note.feedback_failed", lang, error=exc)
 
 
-def _feedback_kpis(store, kpis) -> None:
+def feedback_kpis(store, kpis) -> None:
     """Declared NPS and CSAT KPIs that stage KPIs leave unmeasured, from the feedback analysis
     (all answers of the period: survey answers are rarely given in the stage they judge)."""
     from ..analysis.feedback import feedback
@@ -383,22 +384,25 @@ def _empathy(store, group: dict) -> dict:
 
 # -- the map ------------------------------------------------------------------------------
 def journey_map(store, model, *, lang: str = "fr", persona: str | None = None,
-                segment: str | None = None) -> JourneyMap:
+                segment: str | None = None, kpis=None, pains=None) -> JourneyMap:
     """The journey map of ``model`` over the store's journeys (see the module doc).
 
     ``persona`` / ``segment`` choose which empathy map(s) to build; the lanes cover everyone.
+    ``kpis`` (a StageKpisResult) and ``pains`` (``(findings, note)`` of :func:`pain_points`)
+    let the report pass what it already computed.
     """
     from ..analysis.kpis import stage_kpis
 
     if not store.has_table(JOURNEY):
         raise AnalysisError("no journey tables: run the stage assignment (parcours refresh) first")
-    kpis = stage_kpis(store, model, lang=lang)
-    _feedback_kpis(store, kpis)
+    if kpis is None:
+        kpis = stage_kpis(store, model, lang=lang)
+        feedback_kpis(store, kpis)
     dvl = designed_vs_lived(store, model, lang)
     top = _top_items(store)
     mots = _moments_of_truth(store, model)
     emotions, emo_note = _emotions(store, lang)
-    pains, pain_note = _pain_points(store, model, lang)
+    pains, pain_note = pain_points(store, lang) if pains is None else pains
     backs = dvl["backward_moves"]
     loops = {r["item"]: r for r in dvl["loops"]}
     title = model.labels.get(lang) if model.labels else model.name

@@ -290,14 +290,15 @@ def _empathy(jm: JourneyMap) -> str:
     return f'<h2>{esc(label("map.empathy", lang))}</h2><div class="cards">' + "".join(cards) + "</div>"
 
 
-def map_fragment(jm: JourneyMap, prefix: str = "map") -> str:
-    """The map's sections (grid, designed vs lived, empathy maps, notes), without the page."""
+def map_fragment(jm: JourneyMap, prefix: str = "map", heading: str = "") -> str:
+    """The map's sections (grid, designed vs lived, empathy maps, notes), without the page;
+    ``heading`` (HTML) opens the first one."""
     lang = jm.lang
     notes = ""
     if jm.notes:
         notes = (f'<h3>{label("map.notes", lang)}</h3>'
                  + "".join(f'<p class="note">{esc(n)}</p>' for n in jm.notes))
-    return (f'<section class="journey-map" id="{prefix}-grid">{_grid(jm)}</section>'
+    return (f'<section class="journey-map" id="{prefix}-grid">{heading}{_grid(jm)}</section>'
             f'<section id="{prefix}-dvl">{_designed_vs_lived(jm, prefix + "-sankey")}</section>'
             f'<section id="{prefix}-empathy">{_empathy(jm)}{notes}</section>')
 
