@@ -104,7 +104,7 @@ def reference(rows, by=None, since=None, until=None, period=None, events=(), cus
     customers = customers or {}
     key = (lambda r: ref_group(r, by, events, customers)) if by else (lambda r: None)
     sk = lambda g: (g is None, "" if g is None else str(g))  # noqa: E731
-    out = {"by": by, "period": period, "overall": ref_measures(rows), "groups": [], "trend": []}
+    out = {"by": by, "period": period, "overall": ref_measures(rows), "groups": [], "trend": [], "verbatims": None}
     if by:
         for g in sorted({key(r) for r in rows}, key=sk):
             out["groups"].append({"group": g, **ref_measures([r for r in rows if key(r) == g])})
@@ -293,10 +293,42 @@ def test_text_scores_hook_as_callable(shared_store):
     r = feedback(shared_store, text_scores=scorer)
     assert sorted(seen[0][0]) == ["bad", "good"]
     assert r.overall["text"] == {"n": 2, "mean": pytest.approx(0.25)}  # 3.0 clipped to 1
+    v = r.verbatims
+    assert (v["n"], v["negative"], v["neutral"], v["positive"], v["themes"]) == (2, 1, 0, 1, [])
     e = emotion_by(shared_store, by="touchpoint", text_scores=scorer).points
     assert e[0]["group"] == "delivery" and e[0]["emotion"] == pytest.approx((1 - 0.5 + 1) / 3)
     with pytest.raises(AnalysisError, match="one score per text"):
         feedback(shared_store, text_scores=lambda t, l: [])
+    with pytest.raises(AnalysisError, match="text_scores"):
+        feedback(shared_store, text_scores="bert")
+
+
+def test_default_model_scores_verbatims_and_themes(shared_store):
+    # the built-in model: French and English texts, language from the column or guessed
+    load_journey(shared_store, [])
+    load_feedback(shared_store, [
+        {"timestamp": T0, "kind": "verbatim", "language": "fr", "touchpoint": "delivery",
+         "text": "Colis arrivé en retard et carton abîmé, très déçu."},
+        {"timestamp": T0, "kind": "review", "score": 5.0, "touchpoint": "delivery",
+         "text": "Fast delivery and a lovely product, thank you!"},
+        {"timestamp": T0, "kind": "complaint", "language": "en", "touchpoint": "support",
+         "text": "Customer service never answered and my refund is still missing."},
+        {"timestamp": T0 + D, "kind": "verbatim", "language": "fr-FR", "touchpoint": "support",
+         "text": "J'ai appelé le service client pour changer mon adresse."},
+        {"timestamp": T0 + D, "kind": "csat", "score": 4.0, "touchpoint": "support"}])
+    r = feedback(shared_store)
+    v = r.verbatims
+    assert (v["n"], v["negative"], v["neutral"], v["positive"]) == (4, 2, 1, 1)
+    themes = {t["theme"]: t for t in v["themes"]}
+    assert set(themes) >= {"delivery", "support", "returns", "product_quality"}
+    assert themes["delivery"]["verbatims"] == 2 and themes["delivery"]["share"] == 0.5
+    assert themes["support"]["verbatims"] == 2 and themes["support"]["sentiment"] < 0
+    assert themes["support"]["examples"][0]["text"].startswith("Customer service never")
+    assert r.overall["text"]["n"] == 4
+    json.dumps(r.to_dict())
+    e = {p["group"]: p for p in emotion_by(shared_store, by="touchpoint").points}
+    assert e["delivery"]["answers"] == 3 and e["support"]["answers"] == 3  # review + 2 texts; csat + 2 texts
+    assert e["delivery"]["review"] == 1.0 and e["support"]["text"] < 0
 
 
 def test_errors(shared_store):

@@ -34,10 +34,14 @@ passive 0, detractor −1 (so the mean is NPS / 100); CSAT and review ``(s − 3
 ``(4 − s) / 3`` (1 = no effort = +1, 7 = −1) — and the emotion of a stage (or touchpoint)
 is the mean over all its answers, so each kind weighs by its number of answers.
 
-Verbatims: ``text_scores`` is the hook for a sentiment model (not built here): either a
-mapping ``feedback_id -> score in [−1, 1]`` or a callable taking the list of texts and the
-list of their languages and returning one score (or None) per text. The scores appear as
-``text`` (n, mean) in the summaries and count as answers in the emotion score.
+Verbatims: every non-empty ``text`` (of any kind) gets a sentiment score in [−1, 1] from
+``text_scores``: by default (``"model"``) the offline French/English model of
+:mod:`parcours.predict.sentiment`; else a mapping ``feedback_id -> score`` or a callable
+taking the list of texts and the list of their languages and returning one score (or None)
+per text; ``None`` turns text analysis off. The scores appear as ``text`` (n, mean) in the
+summaries and count as answers in the emotion score; ``verbatims`` adds, over all texts in
+range, the count per label (negative/neutral/positive) and the themes of
+:mod:`parcours.predict.themes`, each with its share, mean sentiment and examples.
 """
 
 from __future__ import annotations
@@ -54,9 +58,11 @@ from ..errors import AnalysisError
 from ._common import JOURNEY, as_time, attribute_name, choice, json_ready
 
 __all__ = ["FeedbackResult", "EmotionResult", "feedback", "emotion_by", "summarise", "answer_emotion",
-           "PERIODS", "Z95"]
+           "verbatims_summary", "PERIODS", "Z95", "MODEL"]
 
 PERIODS = ("day", "week", "month")
+#: ``text_scores`` value naming the built-in sentiment model.
+MODEL = "model"
 Z95 = 1.959963984540054
 SCORED = ("nps", "csat", "ces", "review")
 
@@ -147,8 +153,21 @@ def _group_sql(by: str | None) -> tuple[str, str, list]:
             "WHERE c.customer_id = fb.customer_id LIMIT 1)"), "", [path]
 
 
+def _text_scorer(text_scores):
+    """The callable or mapping behind ``text_scores`` ("model" is the built-in model)."""
+    if isinstance(text_scores, str):
+        if text_scores != MODEL:
+            raise AnalysisError(f"text_scores must be {MODEL!r}, a mapping, a callable or None, not {text_scores!r}")
+        from ..predict.sentiment import score_texts
+
+        return score_texts
+    return text_scores
+
+
 def _load(store, by, since, until, period, text_scores):
-    """Distributions per (period, group), row counts per kind, and text scores."""
+    """Distributions per (period, group), row counts per kind, text scores per (period, group)
+    and the scored verbatims as (text, score) in row order."""
+    text_scores = _text_scorer(text_scores)
     if period is not None:
         choice("period", period, PERIODS)
     lo, hi = as_time(since), as_time(until)
@@ -186,6 +205,7 @@ def _load(store, by, since, until, period, text_scores):
         if s is not None and kind in SCORED:
             dists[(p, g)][kind][float(s)] += n
     texts: dict = defaultdict(list) if text_scores is not None else None
+    verbatims: list = []
     if text_scores is not None:
         trows = store.fetch(base + " SELECT period, grp, feedback_id, text, language FROM g "
                             "WHERE text IS NOT NULL AND text <> '' ORDER BY fid", all_params)
@@ -197,8 +217,10 @@ def _load(store, by, since, until, period, text_scores):
             scores = [text_scores.get(r[2]) for r in trows]
         for r, sc in zip(trows, scores):
             if sc is not None and not (isinstance(sc, float) and math.isnan(sc)):
-                texts[(r[0], r[1])].append(max(-1.0, min(1.0, float(sc))))
-    return dists, counts, texts
+                sc = max(-1.0, min(1.0, float(sc)))
+                texts[(r[0], r[1])].append(sc)
+                verbatims.append((r[3], sc))
+    return dists, counts, texts, verbatims
 
 
 def _merge(keys, dists, counts, texts):
@@ -231,10 +253,12 @@ class FeedbackResult:
     groups: list[dict] = field(default_factory=list)
     #: [{"period": ISO date, "group": value (with by), **measures}] when ``period`` is given.
     trend: list[dict] = field(default_factory=list)
+    #: texts' sentiment labels and themes (see :func:`verbatims_summary`); None without text analysis.
+    verbatims: dict | None = None
 
     def to_dict(self) -> dict:
         return {"by": self.by, "period": self.period, "overall": self.overall,
-                "groups": self.groups, "trend": self.trend}
+                "groups": self.groups, "trend": self.trend, "verbatims": self.verbatims}
 
     def to_frame(self) -> pd.DataFrame:
         """One row per scope: overall, each group, each (period, group); headline measures only."""
@@ -254,12 +278,27 @@ class FeedbackResult:
         return pd.DataFrame(rows, columns=cols)
 
 
+def verbatims_summary(verbatims: Sequence[tuple[str, float]]) -> dict:
+    """Scored texts: count per sentiment label, mean score, and their themes."""
+    from ..predict.sentiment import default_model
+    from ..predict.themes import summarise_themes
+
+    texts = [t for t, _ in verbatims]
+    scores = [s for _, s in verbatims]
+    labels = [default_model().label(s) for s in scores]
+    return {"n": len(texts), "mean": sum(scores) / len(scores) if scores else None,
+            **{k: labels.count(k) for k in ("negative", "neutral", "positive")},
+            "themes": summarise_themes(texts, scores, labels)}
+
+
 def feedback(store, by: str | None = None, since=None, until=None, period: str | None = None,
-             text_scores: TextScores | None = None) -> FeedbackResult:
+             text_scores: TextScores | str | None = "model") -> FeedbackResult:
     """NPS (with its 95 % CI), CSAT, CES and counts, overall, per group and per period."""
-    dists, counts, texts = _load(store, by, since, until, period, text_scores)
+    dists, counts, texts, verbatims = _load(store, by, since, until, period, text_scores)
     keys = list(counts)
     result = FeedbackResult(by, period)
+    if texts is not None:
+        result.verbatims = verbatims_summary(verbatims)
     result.overall = summarise(*_merge(keys, dists, counts, texts))
     if by is not None:
         groups = sorted({g for _, g in keys}, key=_sort_key)
@@ -293,10 +332,10 @@ class EmotionResult:
 
 
 def emotion_by(store, by: str = "stage", since=None, until=None,
-               text_scores: TextScores | None = None) -> EmotionResult:
+               text_scores: TextScores | str | None = "model") -> EmotionResult:
     """An emotion score in [−1, 1] per stage or touchpoint, for the journey map's curve."""
     choice("by", by, ("stage", "touchpoint"))
-    dists, counts, texts = _load(store, by, since, until, None, text_scores)
+    dists, counts, texts, _ = _load(store, by, since, until, None, text_scores)
     order: dict = {}
     if by == "stage" and store.has_table(JOURNEY):
         order = dict(store.fetch(f"SELECT stage, min(stage_index) FROM {JOURNEY} "
