@@ -1,0 +1,33 @@
+"""Deterministic ids and draws: the same inputs give the same message id, coupon or group.
+
+Hashing instead of random numbers is what makes a re-run agree with the run it replaces:
+after a crash, the replayed step produces the same message id (so nothing is sent twice) and
+the same holdout or variant (so nobody changes group).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+
+
+def _digest(parts, size: int) -> bytes:
+    return hashlib.blake2b("\x1f".join(map(str, parts)).encode(), digest_size=size).digest()
+
+
+def unit_hash(*parts) -> float:
+    """A number in [0, 1) spread uniformly over inputs, e.g. ``unit_hash("holdout", sc, cust)``."""
+    return int.from_bytes(_digest(parts, 8), "big") / 2.0 ** 64
+
+
+def short_id(*parts, length: int = 20) -> str:
+    """A lower-case base32 id, readable in a mail header or a coupon."""
+    return base64.b32encode(_digest(parts, 16)).decode().rstrip("=").lower()[:length]
+
+
+def code(prefix: str, *parts, length: int = 8) -> str:
+    """A customer-facing code such as ``R-K3JD8QW2``: upper case, no look-alike padding."""
+    return f"{prefix}-{short_id(*parts, length=length).upper()}"
+
+
+__all__ = ["unit_hash", "short_id", "code"]
