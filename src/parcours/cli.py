@@ -750,6 +750,162 @@ def clv(
                                              gg=params(result.gamma_gamma), horizon=horizon, unit=unit))
 
 
+# -- orchestration (act/) ------------------------------------------------------------------
+scenario_app = typer.Typer(help="Orchestration scenarios of a workspace (scenarios/*.yaml).", no_args_is_help=True)
+app.add_typer(scenario_app, name="scenario")
+
+
+@scenario_app.command("add")
+@handle_errors
+def scenario_add(
+    directory: Path = typer.Argument(..., help="Workspace folder."),
+    template: str = typer.Option(..., "--template", "-t", help="Built-in scenario, e.g. abandoned-cart."),
+    force: bool = typer.Option(False, "--force", help="Overwrite a scenario file of the same name."),
+    lang: Optional[str] = LangOpt,
+):
+    """Copy a built-in scenario template into DIR/scenarios/ to edit it there."""
+    from .act.scenario import add_template
+
+    path = add_template(directory, template, overwrite=force)
+    console.print(t("act.added", lang, name=template, path=path))
+
+
+@scenario_app.command("list")
+@handle_errors
+def scenario_list(
+    directory: Path = typer.Argument(..., help="Workspace folder."),
+    as_json: bool = JsonOpt,
+    lang: Optional[str] = LangOpt,
+):
+    """The workspace's scenarios (entry, steps, goal, holdout) and the built-in templates."""
+    import pandas as pd
+
+    from .act.scenario import list_templates, load_scenarios
+    from .i18n import MESSAGES
+
+    rows = [{"scenario": s.name, "entry": s.entry.kind, "steps": len(s.steps),
+             "goal": s.goal.event.event if s.goal else None, "holdout": s.holdout, "enabled": s.enabled}
+            for s in load_scenarios(directory)]
+    if as_json:
+        print_json({"scenarios": rows, "templates": list_templates()})
+        return
+    lang = lang or lang_default()
+    frame = pd.DataFrame(rows, columns=["scenario", "entry", "steps", "goal", "holdout", "enabled"])
+    _print_frame(frame.rename(columns=lambda c: t(f"col.{c}", lang) if f"col.{c}" in MESSAGES else c))
+    console.print(f"{t('col.template', lang)}: {', '.join(list_templates())}")
+
+
+@scenario_app.command("check")
+@handle_errors
+def scenario_check(
+    directory: Path = typer.Argument(..., help="Workspace folder."),
+    lang: Optional[str] = LangOpt,
+):
+    """Validate act.yaml and every scenario; errors name the file, line and field."""
+    from .act.scenario import load_scenarios
+    from .act.settings import load_settings
+
+    load_settings(directory)
+    scenarios = load_scenarios(directory)
+    if not scenarios:
+        console.print(t("act.none", lang, dir=directory))
+        return
+    console.print(t("act.valid", lang, n=len(scenarios), names=", ".join(s.name for s in scenarios)))
+
+
+def _act_time(value: Optional[str]):
+    from .analysis._common import as_time
+    from .errors import ConfigError, ParcoursError
+
+    try:
+        return as_time(value)
+    except ParcoursError as exc:
+        raise ConfigError(str(exc)) from None
+
+
+@app.command("run")
+@handle_errors
+def run_(
+    directory: Path = typer.Argument(..., help="Workspace folder."),
+    until: Optional[str] = typer.Option(None, "--until", help="Run as if it were this time (ISO 8601, UTC); default now."),
+    no_deliver: bool = typer.Option(False, "--no-deliver", help="Decide and queue messages, send nothing."),
+    as_json: bool = JsonOpt,
+    lang: Optional[str] = LangOpt,
+):
+    """Execute the due steps of every scenario: entries, waits, actions, then deliver the outbox."""
+    from .act.engine import run_due
+
+    with _open(directory) as ws:
+        report = run_due(ws, _act_time(until), deliver_messages=not no_deliver)
+    if as_json:
+        print_json(report.to_dict())
+        return
+    lang = lang or lang_default()
+    frame = report.to_frame()
+    if len(frame):
+        _print_frame(frame.rename(columns={"scenario": t("col.scenario", lang)}))
+    console.print(t("act.ran", lang, now=report.now.isoformat(sep=" "), customers=report.customers,
+                    events=report.events_written, sent=report.delivery.sent))
+    for hook, n in report.delivery.waiting.items():
+        console.print(t("act.waiting", lang, n=n, hook=hook))
+    if report.delivery.failed:
+        console.print(t("act.failed", lang, n=report.delivery.failed))
+
+
+@app.command()
+@handle_errors
+def simulate(
+    directory: Path = typer.Argument(..., help="Workspace folder."),
+    scenario: str = typer.Option(..., "--scenario", "-s", help="Scenario name."),
+    since: Optional[str] = typer.Option(None, "--since", help="First entry time replayed (ISO 8601)."),
+    until: Optional[str] = typer.Option(None, "--until", help="Replay up to this time (default: last event)."),
+    as_json: bool = JsonOpt,
+    lang: Optional[str] = LangOpt,
+):
+    """Replay history through a scenario, sending nothing: entered, contacted, goal reached."""
+    from .act.simulate import simulate as run_simulation
+
+    with _open(directory) as ws:
+        result = run_simulation(ws, scenario, _act_time(since), _act_time(until))
+    if as_json:
+        print_json(result.to_dict())
+        return
+    lang = lang or lang_default()
+    _print_frame(result.to_frame().rename(columns={"measure": t("col.measure", lang), "value": t("col.value", lang)}),
+                 title=scenario)
+
+
+@app.command("lift")
+@handle_errors
+def lift_(
+    directory: Path = typer.Argument(..., help="Workspace folder."),
+    scenario: str = typer.Option(..., "--scenario", "-s", help="Scenario name."),
+    confidence: float = typer.Option(0.95, "--confidence", help="Confidence level of the interval."),
+    as_json: bool = JsonOpt,
+    lang: Optional[str] = LangOpt,
+):
+    """Effect of a scenario on its goal: treated against holdout, with a confidence interval."""
+    from .act.lift import lift
+    from .act.scenario import find_scenario, load_scenarios
+
+    with _open(directory) as ws:
+        result = lift(ws.store, find_scenario(load_scenarios(directory), scenario), confidence=confidence)
+    if as_json:
+        print_json(result.to_dict())
+        return
+    lang = lang or lang_default()
+    _print_frame(result.to_frame(), title=scenario)
+    if result.difference is None:
+        console.print(t("act.lift_na", lang, scenario=scenario))
+        return
+    pct = lambda v: f"{100 * v:+.2f} pt" if v is not None else "-"  # noqa: E731
+    rate = lambda v: f"{100 * v:.2f} %" if v is not None else "-"  # noqa: E731
+    console.print(t("act.lift", lang, scenario=scenario, goal=result.goal, window=result.window,
+                    tr=rate(result.treated_rate), tn=result.treated, hr=rate(result.holdout_rate),
+                    hn=result.holdout, d=pct(result.difference), lo=pct(result.low), hi=pct(result.high),
+                    conf=round(100 * confidence)))
+
+
 def main() -> None:  # pragma: no cover - entry point
     app()
 

@@ -118,6 +118,35 @@ MESSAGES: dict[str, dict[str, str]] = {
     "col.expected_spend": {"fr": "panier attendu", "en": "expected spend"},
     "col.historical_clv": {"fr": "CLV historique", "en": "historical CLV"},
     "col.predicted_clv": {"fr": "CLV prédite", "en": "predicted CLV"},
+    "act.added": {"fr": "Scénario {name} ajouté : {path}", "en": "Scenario {name} added: {path}"},
+    "act.valid": {"fr": "{n} scénario(s) valides : {names}", "en": "{n} valid scenario(s): {names}"},
+    "act.none": {
+        "fr": "Aucun scénario dans {dir}/scenarios ; ajoutez-en un : parcours scenario add {dir} --template abandoned-cart",
+        "en": "No scenario in {dir}/scenarios; add one: parcours scenario add {dir} --template abandoned-cart",
+    },
+    "act.ran": {
+        "fr": "Exécution jusqu'au {now} : {customers} clients traités, {events} événements réécrits, {sent} messages envoyés.",
+        "en": "Run up to {now}: {customers} customers handled, {events} events written back, {sent} messages sent.",
+    },
+    "act.waiting": {
+        "fr": "{n} message(s) en attente du canal {hook} (non configuré dans act.yaml).",
+        "en": "{n} message(s) waiting for channel {hook} (not configured in act.yaml).",
+    },
+    "act.failed": {"fr": "{n} message(s) en échec définitif.", "en": "{n} message(s) failed for good."},
+    "act.lift": {
+        "fr": "{scenario} : objectif {goal} sous {window}. Traités {tr} ({tn} entrées), témoin {hr} ({hn} entrées) ; "
+              "écart {d} [{lo} ; {hi}] à {conf} %.",
+        "en": "{scenario}: goal {goal} within {window}. Treated {tr} ({tn} entries), holdout {hr} ({hn} entries); "
+              "difference {d} [{lo}, {hi}] at {conf}%.",
+    },
+    "act.lift_na": {
+        "fr": "{scenario} : pas encore assez d'entrées arrivées au bout de la fenêtre de l'objectif dans les deux groupes.",
+        "en": "{scenario}: not enough entries past the goal window in both groups yet.",
+    },
+    "col.scenario": {"fr": "scénario", "en": "scenario"},
+    "col.measure": {"fr": "mesure", "en": "measure"},
+    "col.entry": {"fr": "entrée", "en": "entry"},
+    "col.template": {"fr": "modèle", "en": "template"},
 }
 
 

@@ -46,7 +46,7 @@ class SimulationResult:
         if self.goal:
             rows += [("goal.treated_rate", self.goal["treated"]["rate"]),
                      ("goal.holdout_rate", self.goal["holdout"]["rate"])]
-        return pd.DataFrame(rows, columns=["measure", "value"])
+        return pd.DataFrame(rows, columns=["measure", "value"], dtype=object)
 
 
 def simulate(ws, name: str, since=None, until=None) -> SimulationResult:
