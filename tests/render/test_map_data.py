@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from parcours.data.store import Store
 from parcours.errors import AnalysisError
 from parcours.journey.model import load_template
+from parcours.predict.sentiment import score_texts
 from parcours.render.map_data import TOP, _moments_of_truth, _top_items, designed_vs_lived, journey_map
 
 from render_support import T0, build, staged_events
@@ -126,7 +127,9 @@ def test_worked_example_lanes(worked):
     assert cons["frontstage"] == list(MODEL.stage("consideration").backstage.frontstage)
     assert jm.stage("purchase")["emotion"] == {"measured": -1.0, "answers": 1, "designed": 0.4,
                                                "designed_label": MODEL.stage("purchase").emotion.label.en}
-    assert cons["emotion"]["measured"] == -0.5  # b's CSAT 2, given while in consideration
+    # b's CSAT 2 (−0.5) and its verbatim's sentiment, both given while b was in consideration
+    text = score_texts(["Trop de frais."], [None])[0]
+    assert cons["emotion"]["measured"] == pytest.approx((-0.5 + text) / 2) and cons["emotion"]["answers"] == 2
     # the moments of truth: people who went on to a later stage, with and without
     mots = {m["name"]: m for m in cons["moments_of_truth"]}
     assert mots["review_read"]["people_with"] == 1 and mots["review_read"]["went_on_with"] == 1.0
@@ -169,14 +172,16 @@ def test_worked_example_empathy_maps(worked):
     assert [(x["name"], x["count"]) for x in comp["does"]][:2] == [("add_to_cart", 2), ("ad_click", 1)]
     assert [s["text"] for s in comp["says"]] == ["Parfait, livré vite."]
     assert comp["thinks"]["nps"] == 0.0 and comp["thinks"]["nps_answers"] == 2
-    assert comp["feels"] == {"emotion": 0.0, "answers": 2}
+    happy = score_texts(["Parfait, livré vite."], [None])[0]
+    assert comp["feels"] == pytest.approx({"emotion": (1 - 1 + happy) / 3, "answers": 3, "text_sentiment": happy})
     assert by_id["impulsif"]["says"][0]["text"] == "Trop de frais."
     one = journey_map(store, MODEL, lang="fr", persona="acheteur-pro")
     assert [e["id"] for e in one.empathy] == ["acheteur-pro"] and one.empathy[0]["people"] == 1
     with pytest.raises(AnalysisError, match="unknown persona 'nobody'"):
         journey_map(store, MODEL, persona="nobody")
-    seg = journey_map(store, MODEL, segment="b2c")
-    assert [(e["kind"], e["id"], e["people"]) for e in seg.empathy] == [("segment", "b2c", 3)]
+    no_personas = MODEL.model_copy(update={"personas": []})
+    seg = journey_map(store, no_personas, lang="en")  # then one empathy map per customer segment
+    assert [(e["kind"], e["id"], e["people"]) for e in seg.empathy] == [("segment", "b2b", 1), ("segment", "b2c", 3)]
 
 
 def test_to_frame_and_to_dict(worked):

@@ -31,6 +31,8 @@ TOP = 5
 EMOTION_GAP = 0.2
 #: how many stage changes the stage Sankey shows.
 SANKEY_STEPS = 5
+#: how many themes an empathy map lists.
+THEMES = 4
 #: how many verbatims an empathy map quotes.
 VERBATIMS = 3
 
@@ -42,6 +44,8 @@ class JourneyMap:
     lang: str
     #: people with at least one staged event.
     customers: int
+    #: the saved segment the map is restricted to (None: everyone).
+    scope: str | None = None
     #: one dict per stage column (keys: the lanes, plus stage, label, objective, reach).
     stages: list[dict] = field(default_factory=list)
     #: share following the designed path, deviations, loops, backward moves, stage Sankey.
@@ -52,7 +56,7 @@ class JourneyMap:
     notes: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict:
-        return {"journey": self.journey, "title": self.title, "lang": self.lang,
+        return {"journey": self.journey, "title": self.title, "lang": self.lang, "scope": self.scope,
                 "customers": self.customers, "lanes": list(LANES), "stages": self.stages,
                 "designed_vs_lived": self.designed_vs_lived, "empathy": self.empathy,
                 "notes": self.notes}
@@ -322,10 +326,10 @@ def _segment_sql(segment: dict) -> tuple[str, list]:
     return (" AND ".join(conds) or "TRUE"), params
 
 
-def _groups(store, model, lang, persona: str | None, segment: str | None) -> list[dict]:
-    """Who gets an empathy map: the personas (or one), else each value of the customers'
-    ``segment`` attribute (or one)."""
-    if segment is None and model.personas:
+def _groups(store, model, lang, persona: str | None) -> list[dict]:
+    """Who gets an empathy map: the personas (or the one asked for), else each value of the
+    customers' ``segment`` attribute."""
+    if model.personas:
         chosen = [p for p in model.personas if persona is None or p.id == persona]
         if persona is not None and not chosen:
             raise AnalysisError(f"unknown persona {persona!r}; personas are: "
@@ -336,16 +340,15 @@ def _groups(store, model, lang, persona: str | None, segment: str | None) -> lis
     values = [r[0] for r in store.fetch(
         "SELECT DISTINCT json_extract_string(attributes, '$.segment') AS s FROM customers "
         "WHERE s IS NOT NULL ORDER BY s")]
-    if segment is not None:
-        if segment not in values:
-            raise AnalysisError(f"unknown segment {segment!r}; segments are: {', '.join(values) or '(none)'}")
-        values = [segment]
     return [{"kind": "segment", "id": v, "label": v, "description": None, "filter": {"segment": v}}
             for v in values]
 
 
-def _empathy(store, group: dict) -> dict:
+def _empathy(store, group: dict, lang: str) -> dict:
+    """Says (latest verbatims), does (most frequent events), thinks (NPS and verbatim themes),
+    feels (mean emotion of scored answers and verbatim sentiment, as the emotion curve)."""
     from ..analysis.feedback import SCORED, answer_emotion, nps_measures
+    from ..data.schema import FEEDBACK_SCALES
 
     cond, params = _segment_sql(group["filter"])
     who = f"SELECT customer_id FROM customers c WHERE {cond}"
@@ -356,11 +359,9 @@ def _empathy(store, group: dict) -> dict:
     total = store.scalar(f"SELECT count(*) FROM {JOURNEY} WHERE customer_id IN ({who})", params) or 0
     scored = store.fetch(f"""SELECT kind, score, count(*) FROM feedback
         WHERE customer_id IN ({who}) AND score IS NOT NULL GROUP BY ALL""", params)
-    says = store.fetch(f"""SELECT text, kind, score, touchpoint FROM feedback
+    texts = store.fetch(f"""SELECT text, language, kind, score, touchpoint FROM feedback
         WHERE customer_id IN ({who}) AND text IS NOT NULL AND text <> ''
-        ORDER BY "timestamp" DESC, feedback_id LIMIT {VERBATIMS}""", params)
-    from ..data.schema import FEEDBACK_SCALES
-
+        ORDER BY "timestamp" DESC, feedback_id""", params)
     nps: dict = {}
     emo_sum, emo_n = 0.0, 0
     for kind, score, n in scored:
@@ -371,23 +372,49 @@ def _empathy(store, group: dict) -> dict:
             nps[float(score)] = nps.get(float(score), 0) + n
         emo_sum += answer_emotion(kind, score) * n
         emo_n += n
+    themes, sentiment = _text_analysis([t[0] for t in texts], [t[1] for t in texts], lang)
+    if sentiment:
+        emo_sum += sum(sentiment)
+        emo_n += len(sentiment)
     return {
         **{k: group[k] for k in ("kind", "id", "label", "description", "filter")},
         "people": int(people),
         "does": [{"name": e, "count": int(n), "share": n / total if total else None, "people": int(p)}
                  for e, n, p in does],
-        "says": [{"text": t, "kind": k, "score": json_ready(s), "touchpoint": tp} for t, k, s, tp in says],
-        "thinks": {"nps": nps_measures(nps)["score"], "nps_answers": sum(nps.values()), "themes": []},
-        "feels": {"emotion": emo_sum / emo_n if emo_n else None, "answers": emo_n},
+        "says": [{"text": t, "kind": k, "score": json_ready(s), "touchpoint": tp}
+                 for t, _, k, s, tp in texts[:VERBATIMS]],
+        "thinks": {"nps": nps_measures(nps)["score"], "nps_answers": sum(nps.values()), "themes": themes},
+        "feels": {"emotion": emo_sum / emo_n if emo_n else None, "answers": emo_n,
+                  "text_sentiment": sum(sentiment) / len(sentiment) if sentiment else None},
     }
+
+
+def _text_analysis(texts: list[str], languages: list, lang: str) -> tuple[list[dict], list[float]]:
+    """The verbatims' themes (most mentioned first) and sentiment scores, by the same text
+    models as the feedback analysis; none when those models are not installed."""
+    if not texts:
+        return [], []
+    try:
+        from ..predict.sentiment import default_model
+        from ..predict.themes import summarise_themes
+    except ImportError:
+        return [], []
+    model = default_model()
+    scores = model(texts, languages)
+    summary = summarise_themes(texts, scores, [model.label(x) for x in scores])
+    summary.sort(key=lambda t: (-t["verbatims"], t["theme"]))
+    return ([{"theme": t["theme"], "label": t[f"label_{lang}"] if f"label_{lang}" in t else t["theme"],
+              "verbatims": t["verbatims"], "share": t["share"], "sentiment": t["sentiment"]}
+             for t in summary[:THEMES]], scores)
 
 
 # -- the map ------------------------------------------------------------------------------
 def journey_map(store, model, *, lang: str = "fr", persona: str | None = None,
-                segment: str | None = None, kpis=None, pains=None) -> JourneyMap:
+                scope: str | None = None, kpis=None, pains=None) -> JourneyMap:
     """The journey map of ``model`` over the store's journeys (see the module doc).
 
-    ``persona`` / ``segment`` choose which empathy map(s) to build; the lanes cover everyone.
+    ``persona`` keeps one persona's empathy map. To map a saved segment, call this inside
+    ``segment_scope`` and name it in ``scope`` (shown in the title).
     ``kpis`` (a StageKpisResult) and ``pains`` (``(findings, note)`` of :func:`pain_points`)
     let the report pass what it already computed.
     """
@@ -406,7 +433,9 @@ def journey_map(store, model, *, lang: str = "fr", persona: str | None = None,
     backs = dvl["backward_moves"]
     loops = {r["item"]: r for r in dvl["loops"]}
     title = model.labels.get(lang) if model.labels else model.name
-    result = JourneyMap(model.name, title, lang, dvl["customers"])
+    if scope:
+        title = f"{title} · {scope}"
+    result = JourneyMap(model.name, title, lang, dvl["customers"], scope=scope)
     result.notes += [n for n in (emo_note, pain_note) if n]
     for k, sid in enumerate(model.path_order):
         st = model.stage(sid)
@@ -449,8 +478,6 @@ def journey_map(store, model, *, lang: str = "fr", persona: str | None = None,
         column["opportunities"] = _opportunities(column, lang)
         result.stages.append(column)
     result.designed_vs_lived = dvl
-    for g in _groups(store, model, lang, persona, segment):
-        result.empathy.append(_empathy(store, g))
-    if result.empathy:
-        result.notes.append(label("note.themes_missing", lang))
+    for g in _groups(store, model, lang, persona):
+        result.empathy.append(_empathy(store, g, lang))
     return result

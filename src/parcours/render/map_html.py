@@ -274,8 +274,9 @@ def _empathy(jm: JourneyMap) -> str:
         thinks = (esc(label("empathy.nps", lang, v=num(th["nps"], lang)))
                   + f' <span class="muted">({esc(label("map.answers", lang, n=num(th["nps_answers"], lang)))})</span>')
         if th["themes"]:
-            thinks += '<ul class="items">' + "".join(f"<li>{esc(t.get('label', t) if isinstance(t, dict) else t)}</li>"
-                                       for t in th["themes"]) + "</ul>"
+            thinks += '<ul class="items">' + "".join(
+                f'<li><span class="n">{esc(t["label"])}</span><span class="v">{pct(t["share"], lang)} · '
+                f'{esc(signed(t["sentiment"], lang))}</span></li>' for t in th["themes"]) + "</ul>"
         fe = e["feels"]
         feels = (esc(label("empathy.emotion", lang, v=signed(fe["emotion"], lang)))
                  + f' <span class="muted">({esc(label("map.answers", lang, n=num(fe["answers"], lang)))})</span>')
