@@ -19,7 +19,7 @@ from collections import Counter
 from pathlib import Path
 
 from parcours.predict.evaluate import load_labelled, sentiment_report, theme_report
-from parcours.predict.sentiment import SentimentModel, _analyzers
+from parcours.predict.sentiment import SentimentModel, _analyzers, _raw_score
 from parcours.predict.themes import themes_of
 
 DATA = Path(__file__).resolve().parents[1] / "tests" / "data" / "verbatims_labelled.csv"
@@ -42,6 +42,42 @@ def baseline_label(row: dict) -> str:
     return "positive" if c >= 0.05 else "negative" if c <= -0.05 else "neutral"
 
 
+def generated(customers: int, runs: int) -> None:
+    """feedback() on the generator's data: without text analysis (baseline), with the model on a
+    cold cache, and on a warm one (a second call in the same process)."""
+    import tempfile
+
+    from parcours.analysis.feedback import feedback
+    from parcours.synth import generate
+    from parcours.workspace import Workspace
+
+    with tempfile.TemporaryDirectory() as tmp:
+        generate(Path(tmp) / "data", customers=customers, seed=0, locale="fr", format="parquet")
+        ws = Workspace.init(Path(tmp) / "ws")
+        ws.import_feedback(Path(tmp) / "data" / "feedback.parquet")
+        n, texts = ws.store.fetch("SELECT count(*), count(text) FROM feedback")[0]
+        base, cold, warm = [], [], []
+        for _ in range(runs):
+            t0 = time.perf_counter()
+            feedback(ws.store, text_scores=None)
+            base.append(time.perf_counter() - t0)
+            _raw_score.cache_clear()
+            t0 = time.perf_counter()
+            res = feedback(ws.store)
+            cold.append(time.perf_counter() - t0)
+            t0 = time.perf_counter()
+            feedback(ws.store)
+            warm.append(time.perf_counter() - t0)
+        ws.close()
+    b, c, w = (statistics.median(x) for x in (base, cold, warm))
+    print(f"\nfeedback() on generated data ({customers} customers, {n} answers, {texts} texts), median of {runs}:")
+    print(f"  without text analysis {b * 1000:.0f} ms; with the model: cold cache {c * 1000:.0f} ms "
+          f"(ratio {c / b:.1f}), warm {w * 1000:.0f} ms (ratio {w / b:.1f})")
+    v = res.verbatims
+    print(f"  labels: negative {v['negative']}, neutral {v['neutral']}, positive {v['positive']}; themes: "
+          + ", ".join(f"{t['theme']} {t['share']:.0%} ({t['sentiment']:+.2f})" for t in v["themes"]))
+
+
 def fmt(d: dict) -> str:
     return "  ".join(f"{k}={v:.3f}" if isinstance(v, float) else f"{k}={v}" for k, v in d.items())
 
@@ -50,12 +86,15 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--errors", action="store_true", help="List the tune half's misclassified sentences.")
     ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--customers", type=int, default=0,
+                    help="Also time feedback() on generated data of this many customers.")
     args = ap.parse_args()
     rows = load_labelled(DATA)
     model = SentimentModel()
     _analyzers()
     times, predicted = [], None
     for _ in range(args.runs):
+        _raw_score.cache_clear()
         t0 = time.perf_counter()
         predicted = [model.score(r["text"], r["language"]).label for r in rows]
         times.append(time.perf_counter() - t0)
@@ -83,6 +122,8 @@ def main() -> int:
     print(f"\ntime to score {len(rows)} sentences: median {statistics.median(times) * 1000:.1f} ms "
           f"(plain VADER baseline {statistics.median(t_base) * 1000:.1f} ms, "
           f"ratio {statistics.median(times) / statistics.median(t_base):.2f}), {args.runs} runs")
+    if args.customers:
+        generated(args.customers, args.runs)
     if args.errors:
         for r, p, t in zip(rows, predicted, themes):
             if r["split"] != "tune":

@@ -155,10 +155,16 @@ def _analyzers():
     return {"en": en, "fr": fr}
 
 
+@functools.lru_cache(maxsize=None)
+def _phrase_pattern(lang: str) -> re.Pattern:
+    """One pattern per language, longest phrases first so "not a single problem" beats "problem"."""
+    phrases = sorted(PHRASES[lang], key=len, reverse=True)
+    return re.compile(r"(?<![a-z])(?:" + "|".join(map(re.escape, phrases)) + r")(?![a-z])")
+
+
 def _phrases_to_markers(text: str, lang: str) -> str:
-    for phrase, valence in sorted(PHRASES[lang].items(), key=lambda kv: -len(kv[0])):
-        text = re.sub(rf"(?<![a-z]){re.escape(phrase)}(?![a-z])", f" {_marker(valence)} ", text)
-    return text
+    table = PHRASES[lang]
+    return _phrase_pattern(lang).sub(lambda m: f" {_marker(table[m.group(0)])} ", text)
 
 
 def _clauses(text: str, lang: str) -> list[tuple[str, float]]:
@@ -193,6 +199,22 @@ def _clause_score(analyzer, clause: str) -> float:
     return sum(scores) / len(scores) if scores else 0.0
 
 
+@functools.lru_cache(maxsize=65_536)
+def _raw_score(text: str, lang: str) -> float:
+    """The score of one text; cached because survey exports repeat the same answers a lot."""
+    analyzer = _analyzers()[lang]
+    folded = _phrases_to_markers(fold(text), lang)
+    flip = bool(_SARCASM.search(folded))
+    if flip:
+        folded = _SARCASM.sub("", folded)
+    total = weight = 0.0
+    for clause, w in _clauses(folded, lang):
+        total += w * _clause_score(analyzer, clause)
+        weight += w
+    score = max(-1.0, min(1.0, total / weight)) if weight else 0.0
+    return -score if flip else score
+
+
 class SentimentModel:
     """Scores verbatims; ``threshold`` separates neutral from positive and negative."""
 
@@ -201,17 +223,8 @@ class SentimentModel:
 
     def score(self, text: str, language: str | None = None) -> Sentiment:
         lang = language_of(language, text)
-        analyzer = _analyzers()[lang]
-        folded = _phrases_to_markers(fold(text), lang)
-        flip = bool(_SARCASM.search(folded))
-        if flip:
-            folded = _SARCASM.sub("", folded)
-        total = weight = 0.0
-        for clause, w in _clauses(folded, lang):
-            total += w * _clause_score(analyzer, clause)
-            weight += w
-        score = max(-1.0, min(1.0, total / weight)) if weight else 0.0
-        return Sentiment(self.label(-score if flip else score), -score if flip else score, lang)
+        score = _raw_score(text, lang)
+        return Sentiment(self.label(score), score, lang)
 
     def label(self, score: float) -> str:
         if score >= self.threshold:

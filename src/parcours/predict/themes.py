@@ -108,8 +108,13 @@ def _compiled():
 
 def themes_of(text: str) -> list[str]:
     """The ids of the themes a verbatim mentions, in THEMES order."""
-    stems = [_stem(w) for w in words(text or "")]
-    raw = words(text or "")
+    return list(_themes_of(text or ""))
+
+
+@functools.lru_cache(maxsize=65_536)
+def _themes_of(text: str) -> tuple[str, ...]:
+    raw = words(text)
+    stems = [_stem(w) for w in raw]
     found = []
     for tid, exact, prefixes, phrases in _compiled():
         hit = any(s in exact for s in stems) or any(w.startswith(prefixes) for w in raw) if prefixes else \
@@ -118,7 +123,7 @@ def themes_of(text: str) -> list[str]:
             hit = any(tuple(stems[i:i + len(p)]) == p for p in phrases for i in range(len(stems) - len(p) + 1))
         if hit:
             found.append(tid)
-    return found
+    return tuple(found)
 
 
 def summarise_themes(texts: Sequence[str], scores: Sequence[float], labels: Sequence[str],
