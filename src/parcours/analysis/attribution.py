@@ -46,7 +46,7 @@ from ..errors import AnalysisError
 from ._common import JOURNEY, choice, json_ready, parse_duration
 
 __all__ = ["AttributionResult", "attribution", "Path", "load_paths", "heuristic_credit",
-           "markov_removal_effects", "MODELS", "TOUCHES", "NO_TOUCH"]
+           "markov_removal_effects", "transition_counts", "removal_effects", "MODELS", "TOUCHES", "NO_TOUCH"]
 
 MODELS = ("markov", "first", "last", "linear", "time_decay", "position")
 TOUCHES = ("channel", "touchpoint", "campaign")
@@ -91,12 +91,10 @@ class AttributionResult:
 
 
 # -- paths --------------------------------------------------------------------------------
-def load_paths(store, conversion: str = "purchase", touch: str = "channel",
-               lookback="30d") -> list[Path]:
-    """The converting and non-converting paths of ``journey_view`` (see the module doc)."""
-    choice("touch", touch, TOUCHES)
-    window_us = int(parse_duration(lookback).total_seconds() * 1_000_000)
-    sql = f"""
+def _touches_sql(touch: str) -> str:
+    """CTEs ``conv`` (one row per conversion) and ``t`` (its touches, or a non-converting
+    path's, ``conv_ts`` null) keyed by (person_id, k); parameters: conversion, look-back (µs)."""
+    return f"""
         WITH ev AS (
             SELECT person_id, "timestamp" AS ts, seq, event = ? AS is_conv,
                    coalesce(value, 0) AS value, {_TOUCH_SQL[touch]} AS touch
@@ -111,13 +109,30 @@ def load_paths(store, conversion: str = "purchase", touch: str = "channel",
             SELECT g.person_id, g.k, g.ts, g.seq, g.touch, c.conv_ts, c.value,
                    coalesce(c.conv_ts, max(g.ts) OVER (PARTITION BY g.person_id, g.k)) AS end_ts
             FROM g LEFT JOIN conv c USING (person_id, k)
-            WHERE NOT g.is_conv AND g.touch IS NOT NULL)
-        SELECT person_id, k, ts, touch, conv_ts, value, FALSE AS is_conv, seq FROM touches
-        WHERE epoch_us(end_ts) - epoch_us(ts) <= ?
+            WHERE NOT g.is_conv AND g.touch IS NOT NULL),
+        t AS (
+            SELECT person_id, k, ts, seq, touch, conv_ts, value FROM touches
+            WHERE epoch_us(end_ts) - epoch_us(ts) <= ?)"""
+
+
+def _params(conversion: str, lookback) -> list:
+    return [conversion, int(parse_duration(lookback).total_seconds() * 1_000_000)]
+
+
+def load_paths(store, conversion: str = "purchase", touch: str = "channel",
+               lookback="30d") -> list[Path]:
+    """The converting and non-converting paths of ``journey_view`` (see the module doc).
+
+    One Python object per path: for tests and small data; :func:`attribution` aggregates in
+    the database instead.
+    """
+    choice("touch", touch, TOUCHES)
+    sql = _touches_sql(touch) + """
+        SELECT person_id, k, ts, touch, conv_ts, value, FALSE AS is_conv, seq FROM t
         UNION ALL
         SELECT person_id, k, conv_ts, NULL, conv_ts, value, TRUE, NULL FROM conv
         ORDER BY person_id, k, is_conv, ts, seq"""
-    rows = store.fetch(sql, [conversion, window_us])
+    rows = store.fetch(sql, _params(conversion, lookback))
     paths: list[Path] = []
     touches: list[str] = []
     times: list[dt.datetime] = []
@@ -174,6 +189,9 @@ def heuristic_credit(path: Path, model: str, half_life: dt.timedelta) -> list[fl
 
 
 # -- Markov -------------------------------------------------------------------------------
+START, CONV, NULL = ("<start>",), ("<conversion>",), ("<null>",)
+
+
 def _collapse(touches) -> list:
     out = []
     for t in touches:
@@ -187,22 +205,50 @@ def _states(touches, order: int) -> list[tuple]:
     return [tuple(seq[max(0, i - order + 1): i + 1]) for i in range(len(seq))]
 
 
-def markov_removal_effects(paths: list[Path], order: int = 1) -> tuple[float, dict[str, float]]:
-    """P(conversion) of the chain built from ``paths`` and each channel's removal effect."""
-    START, CONV, NULL = ("<start>",), ("<conversion>",), ("<null>",)
+def transition_counts(paths: list[Path], order: int = 1) -> dict[tuple, dict[tuple, int]]:
+    """{state: {next state: count}} of the chains ``start → states → conversion | null``."""
     counts: dict[tuple, dict[tuple, int]] = defaultdict(lambda: defaultdict(int))
-    channels: set[str] = set()
     for p in paths:
         if not p.touches:
             continue
         chain = [START, *_states(p.touches, order), CONV if p.converted else NULL]
-        channels.update(p.touches)
         for a, b in zip(chain, chain[1:]):
             counts[a][b] += 1
+    return counts
+
+
+def _sql_transition_counts(store, conversion: str, touch: str, lookback, order: int) -> dict:
+    """The same counts as :func:`transition_counts` over :func:`load_paths`, in the database."""
+    lags = ", ".join([f"lag(touch, {j}) OVER p" for j in range(order - 1, 0, -1)] + ["touch"])
+    sql = _touches_sql(touch) + f""",
+        c AS (SELECT *, lag(touch) OVER p AS prev FROM t
+              WINDOW p AS (PARTITION BY person_id, k ORDER BY ts, seq)),
+        cc AS (SELECT person_id, k, ts, seq, touch, conv_ts IS NOT NULL AS converted FROM c
+               WHERE prev IS NULL OR prev <> touch),
+        s AS (SELECT person_id, k, converted,
+                     list_filter([{lags}], lambda v: v IS NOT NULL) AS state,
+                     row_number() OVER p AS i, count(*) OVER (PARTITION BY person_id, k) AS n
+              FROM cc WINDOW p AS (PARTITION BY person_id, k ORDER BY ts, seq)),
+        tr AS (SELECT lag(state) OVER (PARTITION BY person_id, k ORDER BY i) AS src, state AS dst, 0 AS kind
+               FROM s
+               UNION ALL
+               SELECT state, NULL, CASE WHEN converted THEN 1 ELSE 2 END FROM s WHERE i = n)
+        SELECT src, dst, kind, count(*) FROM tr GROUP BY ALL"""
+    counts: dict[tuple, dict[tuple, int]] = defaultdict(lambda: defaultdict(int))
+    for src, dst, kind, n in store.fetch(sql, _params(conversion, lookback)):
+        a = START if src is None else tuple(src)
+        b = tuple(dst) if kind == 0 else (CONV if kind == 1 else NULL)
+        counts[a][b] += n
+    return counts
+
+
+def removal_effects(counts: dict[tuple, dict[tuple, int]]) -> tuple[float, dict[str, float]]:
+    """P(conversion) of the chain and each channel's removal effect, solved exactly."""
     if not counts:
         return 0.0, {}
     transient = sorted(counts, key=repr)
     index = {s: i for i, s in enumerate(transient)}
+    channels = {c for s in transient if s != START for c in s}
     n = len(transient)
     Q = np.zeros((n, n))
     R = np.zeros(n)
@@ -219,13 +265,55 @@ def markov_removal_effects(paths: list[Path], order: int = 1) -> tuple[float, di
         x = np.linalg.solve(np.eye(int(keep.sum())) - Qk, R[keep])
         return float(x[int(np.flatnonzero(keep).tolist().index(index[START]))])
 
-    everything = np.ones(n, dtype=bool)
-    base = p_conv(everything)
+    base = p_conv(np.ones(n, dtype=bool))
     effects = {}
     for c in sorted(channels):
         keep = np.array([s == START or c not in s for s in transient])
         effects[c] = 0.0 if base == 0 else 1.0 - p_conv(keep) / base
     return base, effects
+
+
+def markov_removal_effects(paths: list[Path], order: int = 1) -> tuple[float, dict[str, float]]:
+    """P(conversion) of the chain built from ``paths`` and each channel's removal effect."""
+    return removal_effects(transition_counts(paths, order))
+
+
+# -- heuristics in the database ----------------------------------------------------------------
+_WEIGHT_SQL = {
+    "first": "CASE WHEN i = 1 THEN 1.0 ELSE 0.0 END",
+    "last": "CASE WHEN i = n THEN 1.0 ELSE 0.0 END",
+    "linear": "1.0 / n",
+    "position": "CASE WHEN n = 1 THEN 1.0 WHEN n = 2 THEN 0.5 WHEN i = 1 OR i = n THEN 0.4 ELSE 0.2 / (n - 2) END",
+    # normalised below; the largest exponent is subtracted so old touches do not underflow.
+    "time_decay": "pow(2.0, e - max(e) OVER (PARTITION BY person_id, k))",
+}
+
+
+def _sql_heuristic_credit(store, conversion: str, touch: str, lookback, model: str, half_life) -> list[tuple]:
+    """[(touch, conversions, value)] credited by a heuristic model, as :func:`heuristic_credit`."""
+    hl_us = parse_duration(half_life).total_seconds() * 1_000_000
+    sql = _touches_sql(touch) + f""",
+        w AS (SELECT touch, value, row_number() OVER q AS i, count(*) OVER q2 AS n,
+                     -(epoch_us(conv_ts) - epoch_us(ts)) / {hl_us!r} AS e, person_id, k
+              FROM t WHERE conv_ts IS NOT NULL
+              WINDOW q AS (PARTITION BY person_id, k ORDER BY ts, seq), q2 AS (PARTITION BY person_id, k)),
+        x AS (SELECT touch, value, {_WEIGHT_SQL[model]} AS w,
+                     person_id, k FROM w),
+        y AS (SELECT touch, value, w / sum(w) OVER (PARTITION BY person_id, k) AS w FROM x)
+        SELECT touch, sum(w), sum(w * value) FROM y GROUP BY touch"""
+    return store.fetch(sql, _params(conversion, lookback))
+
+
+def _sql_conversions(store, conversion: str, touch: str, lookback) -> tuple[int, float, int, float]:
+    """All conversions and their value, and those without any touch in their window."""
+    sql = _touches_sql(touch) + """
+        SELECT count(*), coalesce(sum(value), 0),
+               count(*) FILTER (WHERE NOT EXISTS (SELECT 1 FROM t WHERE t.person_id = conv.person_id AND t.k = conv.k)),
+               coalesce(sum(value) FILTER (WHERE NOT EXISTS (
+                   SELECT 1 FROM t WHERE t.person_id = conv.person_id AND t.k = conv.k)), 0)
+        FROM conv"""
+    n, v, bare_n, bare_v = store.fetch(sql, _params(conversion, lookback))[0]
+    return int(n), float(v), int(bare_n), float(bare_v)
 
 
 # -- the analysis ------------------------------------------------------------------------
@@ -238,29 +326,24 @@ def attribution(store, conversion: str = "purchase", touch: str = "channel", mod
         raise AnalysisError(f"order must be a whole number >= 1, not {order!r}")
     hl = parse_duration(half_life)
     lb = parse_duration(lookback)
-    paths = load_paths(store, conversion, touch, lb)
-    converting = [p for p in paths if p.converted]
+    n_conv, v_conv, bare_n, bare_v = _sql_conversions(store, conversion, touch, lb)
     conv = defaultdict(float)
     value = defaultdict(float)
-    for p in converting:
-        if not p.touches:
-            conv[NO_TOUCH] += 1
-            value[NO_TOUCH] += p.value
+    if bare_n:
+        conv[NO_TOUCH], value[NO_TOUCH] = float(bare_n), bare_v
     effects: dict[str, float] = {}
     if model == "markov":
-        _, effects = markov_removal_effects(paths, order)
-        touched = [p for p in converting if p.touches]
-        total_c, total_v = len(touched), sum(p.value for p in touched)
+        _, effects = removal_effects(_sql_transition_counts(store, conversion, touch, lb, order))
+        total_c, total_v = n_conv - bare_n, v_conv - bare_v
         s = sum(effects.values())
         for c, e in effects.items():
             share = e / s if s > 0 else 0.0
             conv[c] += share * total_c
             value[c] += share * total_v
     else:
-        for p in converting:
-            for t, w in zip(p.touches, heuristic_credit(p, model, hl)):
-                conv[t] += w
-                value[t] += w * p.value
+        for c, n, v in _sql_heuristic_credit(store, conversion, touch, lb, model, hl):
+            conv[c] += n
+            value[c] += v
     rows = []
     for c in conv:
         row = {"channel": c, "conversions": json_ready(conv[c]), "value": json_ready(value[c])}
@@ -268,5 +351,4 @@ def attribution(store, conversion: str = "purchase", touch: str = "channel", mod
             row["removal_effect"] = json_ready(effects.get(c))
         rows.append(row)
     rows.sort(key=lambda r: (-r["conversions"], -r["value"], r["channel"]))
-    return AttributionResult(model, touch, lb.total_seconds(), len(converting),
-                             float(sum(p.value for p in converting)), rows)
+    return AttributionResult(model, touch, lb.total_seconds(), n_conv, v_conv, rows)
