@@ -58,7 +58,7 @@ from ..errors import AnalysisError
 from ._common import JOURNEY, as_time, attribute_name, choice, json_ready
 
 __all__ = ["FeedbackResult", "EmotionResult", "feedback", "emotion_by", "summarise", "answer_emotion",
-           "verbatims_summary", "PERIODS", "Z95", "MODEL"]
+           "verbatims_summary", "emotion_of", "PERIODS", "Z95", "MODEL"]
 
 PERIODS = ("day", "week", "month")
 #: ``text_scores`` value naming the built-in sentiment model.
@@ -117,7 +117,25 @@ def summarise(dists: Mapping[str, Mapping[float, int]], counts: Mapping[str, int
     }
     if text is not None:
         out["text"] = {"n": len(text), "mean": sum(text) / len(text) if text else None}
+    score, answers, _ = emotion_of(dists, text)
+    out["emotion"] = {"score": score, "answers": answers}
     return out
+
+
+def emotion_of(dists: Mapping[str, Mapping[float, int]], text: Sequence[float] | None = None):
+    """(emotion in [−1, 1] or None, answers counted, mean per kind and ``text``) of one set of answers."""
+    comp: dict = {}
+    total, n_all = 0.0, 0
+    for kind in SCORED:
+        d = dists.get(kind, {})
+        n = sum(d.values())
+        s = sum(answer_emotion(kind, sc) * c for sc, c in d.items())
+        comp[kind] = s / n if n else None
+        total, n_all = total + s, n_all + n
+    t = text or []
+    comp["text"] = sum(t) / len(t) if t else None
+    total, n_all = total + sum(t), n_all + len(t)
+    return (total / n_all if n_all else None), n_all, comp
 
 
 def answer_emotion(kind: str, score: float) -> float:
@@ -263,14 +281,14 @@ class FeedbackResult:
     def to_frame(self) -> pd.DataFrame:
         """One row per scope: overall, each group, each (period, group); headline measures only."""
         cols = ["scope", "period", "group", "nps", "nps_ci_low", "nps_ci_high", "nps_n",
-                "csat", "csat_mean", "csat_n", "ces", "ces_n"]
+                "csat", "csat_mean", "csat_n", "ces", "ces_n", "emotion"]
 
         def flat(scope, m, period=None, group=None):
             return {"scope": scope, "period": period, "group": group,
                     "nps": m["nps"]["score"], "nps_ci_low": m["nps"]["ci_low"],
                     "nps_ci_high": m["nps"]["ci_high"], "nps_n": m["nps"]["n"],
                     "csat": m["csat"]["score"], "csat_mean": m["csat"]["mean"], "csat_n": m["csat"]["n"],
-                    "ces": m["ces"]["mean"], "ces_n": m["ces"]["n"]}
+                    "ces": m["ces"]["mean"], "ces_n": m["ces"]["n"], "emotion": m["emotion"]["score"]}
 
         rows = [flat("overall", self.overall)] if self.overall else []
         rows += [flat("group", g, group=g["group"]) for g in self.groups]
@@ -344,22 +362,10 @@ def emotion_by(store, by: str = "stage", since=None, until=None,
     for (_, g) in counts:
         if g is None:
             continue  # answers that cannot be placed on the map
-        comp: dict = {}
-        total, n_all = 0.0, 0
-        for kind in SCORED:
-            d = dists.get((None, g), {}).get(kind, {})
-            n = sum(d.values())
-            s = sum(answer_emotion(kind, sc) * c for sc, c in d.items())
-            comp[kind] = s / n if n else None
-            total += s
-            n_all += n
-        t = texts.get((None, g), []) if texts is not None else []
-        comp["text"] = sum(t) / len(t) if t else None
-        total += sum(t)
-        n_all += len(t)
+        emotion, n_all, comp = emotion_of(dists.get((None, g), {}),
+                                          texts.get((None, g), []) if texts is not None else None)
         if n_all == 0:
             continue
-        result.points.append({"group": g, "order": order.get(g), "emotion": total / n_all,
-                              "answers": n_all, **comp})
+        result.points.append({"group": g, "order": order.get(g), "emotion": emotion, "answers": n_all, **comp})
     result.points.sort(key=lambda p: (p["order"] is None, p["order"] if p["order"] is not None else 0, str(p["group"])))
     return result
