@@ -94,7 +94,7 @@ def parse_rule(text: str) -> Rule:
         within = parse_duration(m["within"]) if m["within"] else None
         return Rule("did", m["event"], m["op"] or ">=", (n,), within)
     m = _RULE.match(text)
-    if not m or not m["value"]:
+    if not m or not m["value"] or m["value"][0] in "=<>!":
         raise AnalysisError(
             f"invalid segment rule {text!r}: expected FIELD OP VALUE (OP one of {', '.join(OPS)}), "
             "e.g. 'segment = b2b', 'age >= 30', 'city in (Paris, Lyon)' or 'did purchase >= 2 within 90d'")
