@@ -906,6 +906,130 @@ def lift_(
                     conf=round(100 * confidence)))
 
 
+@app.command("map")
+@handle_errors
+def map_(
+    directory: Path = typer.Argument(..., help="Workspace folder."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o",
+                                       help="FILE.html, .md, .json, .png or .svg (default: the table, or JSON with --json)."),
+    persona: Optional[str] = typer.Option(None, "--persona", help="Only this persona's empathy map."),
+    segment: Optional[str] = SegmentOpt,
+    as_json: bool = JsonOpt,
+    lang: Optional[str] = LangOpt,
+):
+    """The journey map: stage columns, lanes from the data, designed vs lived, empathy maps."""
+    from .render.labels import label
+    from .render.map_data import journey_map
+    from .render.map_html import write_map
+
+    lang = lang or lang_default()
+    with _open(directory) as ws, ws.segment_scope(segment):
+        result = journey_map(ws.store, ws.model, lang=lang, persona=persona, scope=segment)
+    if out is not None:
+        console.print(label("cli.written", lang, path=write_map(result, out)), soft_wrap=True)
+    elif as_json:
+        print_json(result.to_dict())
+    else:
+        frame = result.to_frame()
+        table = Table(title=result.title)
+        table.add_column("")
+        for name in frame["label"]:
+            table.add_column(str(name), justify="right")
+        for col in frame.columns[2:]:
+            table.add_row(label(f"cli.{col}", lang), *[_fmt(None if v != v else v) for v in frame[col].tolist()])
+        console.print(table)
+        share = result.designed_vs_lived["share"]
+        console.print(label("cli.designed_share", lang, share="—" if share is None else f"{share:.1%}"))
+
+
+@app.command()
+@handle_errors
+def report(
+    directory: Path = typer.Argument(..., help="Workspace folder."),
+    out: Path = typer.Option(Path("report.html"), "--out", "-o", help="report.html (or .json for its data)."),
+    segment: Optional[str] = SegmentOpt,
+    lang: Optional[str] = LangOpt,
+):
+    """One self-contained page for a manager: health, map, funnel, paths, KPIs, pain points, feedback, CAC, CLV."""
+    from .render.labels import label
+    from .render.report import build_report, write_report
+
+    lang = lang or lang_default()
+    with _open(directory) as ws, ws.segment_scope(segment):
+        result = build_report(ws.store, ws.model, lang=lang, scope=segment)
+    path = write_report(result, out, source=str(directory))
+    console.print(label("cli.report_written", lang, path=path), soft_wrap=True)
+
+
+@app.command("feedback")
+@handle_errors
+def feedback_(
+    directory: Path = typer.Argument(..., help="Workspace folder."),
+    by: Optional[str] = typer.Option(None, "--by", help="stage, touchpoint, channel, segment or a customer attribute."),
+    since: Optional[str] = typer.Option(None, "--since", help="Only answers on or after this date."),
+    until: Optional[str] = typer.Option(None, "--until", help="Only answers before this date."),
+    period: Optional[str] = typer.Option(None, "--period", help="Trend per day, week or month."),
+    no_text: bool = typer.Option(False, "--no-text", help="Skip verbatim sentiment and themes."),
+    as_json: bool = JsonOpt,
+    lang: Optional[str] = LangOpt,
+):
+    """NPS with its confidence interval, CSAT, CES, emotion, verbatim sentiment and themes."""
+    from .analysis.feedback import feedback as run_feedback
+
+    with _open(directory, read_only=True) as ws:
+        result = run_feedback(ws.store, by=by, since=since, until=until, period=period,
+                              text_scores=None if no_text else "model")
+    if as_json:
+        print_json(result.to_dict())
+        return
+    _print_feedback(result, lang or lang_default())
+
+
+def _print_feedback(result, lang: str) -> None:
+    """Measures per scope (all, then each group), the trend, then verbatim sentiment and themes."""
+    o = result.overall
+    if not o["counts"]:
+        console.print(t("feedback.none", lang))
+        return
+
+    def measures(table: Table, first: list[str], m: dict) -> None:
+        n, c = m["nps"], m["csat"]
+        ci = "" if n["ci_low"] is None else f"[{n['ci_low']:.1f}, {n['ci_high']:.1f}]"
+        table.add_row(*first, _fmt(n["score"]), ci, _fmt(n["n"]), _fmt(c["score"]), _fmt(c["mean"]),
+                      _fmt(c["n"]), _fmt(m["ces"]["mean"]), _fmt(m["ces"]["n"]), _fmt(m["emotion"]["score"]))
+
+    def header(title: str, first: list[str]) -> Table:
+        table = Table(title=title)
+        for key in first + ["nps", "nps_ci", "nps_n", "csat", "csat_mean", "csat_n", "ces", "ces_n", "emotion"]:
+            table.add_column(t(f"col.{key}", lang), justify="left" if key in first else "right")
+        return table
+
+    table = header(t("feedback.title", lang), ["group"])
+    measures(table, [t("feedback.all", lang)], o)
+    for g in result.groups:
+        measures(table, ["—" if g["group"] is None else str(g["group"])], g)
+    console.print(table)
+    if result.trend:
+        first = ["period"] + (["group"] if result.by else [])
+        table = header(t("feedback.trend", lang), first)
+        for row in result.trend:
+            cells = [row["period"]] + (["—" if row["group"] is None else str(row["group"])] if result.by else [])
+            measures(table, cells, row)
+        console.print(table)
+    v = result.verbatims
+    if v and v["n"]:
+        console.print(t("feedback.verbatims", lang, n=v["n"], negative=v["negative"], neutral=v["neutral"],
+                        positive=v["positive"], mean=f"{v['mean']:+.2f}"))
+        table = Table(title=t("feedback.themes", lang))
+        for key in ("theme", "verbatims", "share", "sentiment", "example"):
+            table.add_column(t(f"col.{key}", lang), justify="right" if key in ("verbatims", "share", "sentiment") else "left")
+        for th in v["themes"]:
+            example = th["examples"][0]["text"] if th["examples"] else ""
+            table.add_row(th[f"label_{lang}"], _fmt(th["verbatims"]), f"{th['share']:.0%}", f"{th['sentiment']:+.2f}",
+                          example if len(example) <= 80 else example[:77] + "...")
+        console.print(table)
+
+
 def main() -> None:  # pragma: no cover - entry point
     app()
 

@@ -136,12 +136,14 @@ def _summary(report: Report, jm: JourneyMap | None) -> dict:
     return out
 
 
-def build_report(store, model, lang: str = "fr") -> Report:
-    """Every section's data; a failing section keeps its error instead of its data."""
+def build_report(store, model, lang: str = "fr", scope: str | None = None) -> Report:
+    """Every section's data; a failing section keeps its error instead of its data.
+
+    To report on a saved segment, call this inside ``segment_scope`` and name it in ``scope``."""
     from ..analysis.kpis import stage_kpis
 
-    report = Report(label("report.title", lang) + " — " + (model.labels.get(lang) if model.labels else model.name),
-                    lang)
+    title = label("report.title", lang) + " — " + (model.labels.get(lang) if model.labels else model.name)
+    report = Report(title + (f" · {scope}" if scope else ""), lang)
 
     def run(key, fn):
         t0 = time.perf_counter()
@@ -177,7 +179,7 @@ def build_report(store, model, lang: str = "fr") -> Report:
     pp = report.sections["pain_points"]
     t0 = time.perf_counter()
     try:
-        report.journey_map = journey_map(store, model, lang=lang, kpis=kpis_holder.get("res"),
+        report.journey_map = journey_map(store, model, lang=lang, scope=scope, kpis=kpis_holder.get("res"),
                                          pains=None if "error" in pp else (pp["items"], pp["note"]))
         report.sections["map"] = {}
     except Exception as exc:  # noqa: BLE001
