@@ -407,12 +407,13 @@ def demo(
     directory: Path = typer.Argument(Path("demo"), help="Folder of the demo workspace."),
     customers: int = typer.Option(20000, "--customers", help="How many customers to generate."),
     seed: int = typer.Option(0, "--seed"),
+    report: bool = typer.Option(True, "--report/--no-report", help="Also write DIR/report.html (the manager's report)."),
     lang: Optional[str] = LangOpt,
 ):
     """Build a demo workspace from generated data and show what parcours finds in it."""
     from .demo import run_demo
 
-    run_demo(directory, customers=customers, seed=seed, lang=lang or lang_default(), console=console)
+    run_demo(directory, customers=customers, seed=seed, lang=lang or lang_default(), console=console, report=report)
 
 
 segment_app = typer.Typer(help="Saved segments: add, list, show, update, drop.", no_args_is_help=True)

@@ -18,7 +18,7 @@ DEMO_FUNNEL = ["product_view", "add_to_cart", "checkout_start", "purchase"]
 
 
 def run_demo(directory, customers: int = 20000, seed: int = 0, lang: str = "fr",
-             console: Console | None = None) -> dict:
+             console: Console | None = None, report: bool = False) -> dict:
     from .data.importer import import_file
     from .synth import generate
     from .workspace import STORE_FILE, Workspace
@@ -47,6 +47,11 @@ def run_demo(directory, customers: int = 20000, seed: int = 0, lang: str = "fr",
         summary["example_customer"] = ws.store.scalar(
             "SELECT p.person_id FROM persons p JOIN person_stage s USING (person_key) "
             "WHERE p.customer_id IS NOT NULL ORDER BY s.backward_moves DESC, p.person_id LIMIT 1")
+        if report:  # the manager's page: `make demo` writes it beside the workspace
+            from .render.report import build_report, write_report
+
+            summary["report"] = str(write_report(build_report(ws.store, ws.model, lang=lang),
+                                                 directory / "report.html", source=str(directory)))
     table = Table(title=t("demo.stages", lang))
     table.add_column(t("col.stage", lang))
     table.add_column("n", justify="right")
@@ -64,6 +69,10 @@ def run_demo(directory, customers: int = 20000, seed: int = 0, lang: str = "fr",
                       "" if median is None else duration(median, lang))
     console.print(steps)
     console.print(t("demo.done", lang, dir=directory, customer=summary["example_customer"]), soft_wrap=True)
+    if report:
+        from .render.labels import label
+
+        console.print(label("cli.report_written", lang, path=summary["report"]), soft_wrap=True)
     return summary
 
 
