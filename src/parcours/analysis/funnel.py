@@ -25,10 +25,14 @@ from typing import Any, Iterable
 import ibis
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from ..errors import AnalysisError
+from . import journey_codes as jc
 from ._common import (
+    JOURNEY,
     Step,
+    _json_equals,
     as_steps,
     as_time,
     attribute_name,
@@ -39,6 +43,7 @@ from ._common import (
     parse_duration,
     per_column,
 )
+from .journey_codes import use_codes
 
 ORDERS = ("ordered", "strict", "unordered")
 PERIODS = ("day", "week", "month")
@@ -212,6 +217,7 @@ def funnel(
     *,
     stages: bool | Iterable[str] = False,
     attribution: str = "first_touch",
+    engine: str = "auto",
 ) -> FunnelResult:
     """Customers reaching each step of ``steps`` within ``window`` of their step-1 event.
 
@@ -219,9 +225,11 @@ def funnel(
     ``by`` breaks the counts down by an event column (its value on the event chosen by
     ``attribution``) or by a customer attribute (``attributes.segment``). ``since`` (included)
     and ``until`` (excluded) bound when attempts start; their later steps may come after.
+    ``engine``: ``codes`` reads journey_events, ``portable`` journey_view (same numbers);
+    ``auto`` takes the first when it can answer.
     """
     plan = _Plan.build(steps, stages, window, order, exclude, per, by, attribution)
-    best = _best_attempts(store, plan, since, until)
+    best = _best_attempts(store, plan, since, until, engine=engine)
     result = FunnelResult(
         steps=_aggregate(best, plan),
         order=plan.order,
@@ -249,6 +257,7 @@ def funnel_trends(
     until=None,
     *,
     stages: bool | Iterable[str] = False,
+    engine: str = "auto",
 ) -> FunnelTrendsResult:
     """The funnel of the customers who entered (did step 1) in each day, week or month.
 
@@ -256,7 +265,7 @@ def funnel_trends(
     """
     choice("period", period, PERIODS)
     plan = _Plan.build(steps, stages, window, order, exclude, per, None, "first_touch")
-    best = _best_attempts(store, plan, since, until, period=period)
+    best = _best_attempts(store, plan, since, until, period=period, engine=engine)
     periods = [
         {"period": p.date().isoformat(), "steps": _aggregate(part, plan)}
         for p, part in best.groupby("period", sort=True)
@@ -277,13 +286,16 @@ def funnel_people(
     until=None,
     *,
     stages: bool | Iterable[str] = False,
+    engine: str = "auto",
 ) -> FunnelPeopleResult:
     """The customers who reached step ``step`` (0-based), or who stopped there (``dropped``)."""
     plan = _Plan.build(steps, stages, window, order, exclude, per, None, "first_touch")
     if not 0 <= step < len(plan.steps):
         raise AnalysisError(f"step must be from 0 to {len(plan.steps) - 1}, not {step}")
-    best = _best_attempts(store, plan, since, until)
+    best = _best_attempts(store, plan, since, until, engine=engine)
     chosen = best[best["reached"] == step + 1] if dropped else best[best["reached"] > step]
+    if len(chosen) and not isinstance(chosen["who"].iloc[0], str):  # keys of journey_events
+        chosen = chosen.assign(who=_ids_of_keys(store, plan.who, chosen["who"].to_numpy()))
     people = [
         {
             "id": r.who,
@@ -356,7 +368,9 @@ def _candidates(store, plan: _Plan, since, until):
         )
     if plan.by is not None and plan.attribute is None:
         if plan.by not in t.columns:
-            raise AnalysisError(f"cannot break down by {plan.by!r}: no such column in {t.get_name()}")
+            # the table may be filtered (since/until), so it has no name of its own to give
+            raise AnalysisError(f"cannot break down by {plan.by!r}: no such column in {JOURNEY} "
+                                "(use an event column such as channel, or attributes.NAME)")
         cols["value"] = t[plan.by].cast("string")
     flags = {f"s{i}": s.matches(t) for i, s in enumerate(plan.steps)}
     flags |= {f"x{i}": (t.event == x.event).fill_null(False) for i, x in enumerate(plan.exclusions)}
@@ -368,13 +382,84 @@ def _candidates(store, plan: _Plan, since, until):
     return e.order_by("who", "timestamp", "seq", "event_id").to_pyarrow()
 
 
-def _best_attempts(store, plan: _Plan, since, until, period: str | None = None) -> pd.DataFrame:
+def _candidates_codes(store, plan: _Plan, since, until):
+    """:func:`_candidates` over journey_events: step names become codes once, ``who`` is the
+    integer person (or account) key, and the raw events are joined only for property
+    conditions. The rows are already in order when the table is scanned as stored."""
+    key = jc.WHO[plan.who]
+    t = store.table("journey_events")
+    lo = jc.epoch_us(since)
+    hi = None if until is None else jc.epoch_us(until) + plan.window_us
+    t = t.filter(t[key].notnull())
+    if lo is not None:
+        t = t.filter(t.ts >= lo)
+    if hi is not None:
+        t = t.filter(t.ts < hi)
+    sort = plan.order == "strict" or not jc.clustered(store) or key != "person_key"
+    if any(s.properties for s in plan.steps):
+        raw = store.table("events").select("_seq", "properties")
+        t = t.inner_join(raw, t.seq == raw._seq)
+        sort = True
+    dims = {kind: jc.codes(store, kind) for kind in ("event", "channel", "touchpoint", "stage")}
+
+    def is_(kind, name):
+        code = dims[kind].get(name)
+        return ibis.literal(False) if code is None else t[jc.DIMS[kind][3]] == code
+
+    def matches(step: Step):
+        conds = [is_(kind, getattr(step, kind)) for kind in dims if getattr(step, kind) is not None]
+        conds += [_json_equals(t.properties[k], v) for k, v in step.properties.items()]
+        return ibis.and_(*conds).fill_null(False)
+
+    cols = {"who": t[key], "timestamp": t.ts, "seq": t.seq}
+    if plan.order == "strict":
+        mine = ibis.window(group_by=t[key])
+        cols["n_before"] = ibis.rank().over(group_by=t[key], order_by=t.ts)
+        cols["n_upto"] = t.ts.count().over(mine) - ibis.rank().over(group_by=t[key], order_by=t.ts.desc())
+    if plan.by is not None:
+        cols["value"] = t[jc.DIMS[plan.by][3]]
+    flags = {f"s{i}": matches(s) for i, s in enumerate(plan.steps)}
+    flags |= {f"x{i}": is_("event", x.event).fill_null(False) for i, x in enumerate(plan.exclusions)}
+    e = t.select(**cols, **flags)
+    e = e.filter(ibis.or_(*[e[f] for f in flags]))
+    if sort:
+        e = e.order_by("who", "timestamp", "seq")
+    rows = e.to_pyarrow()
+    if not sort and not _in_order(rows):  # DuckDB did not keep the stored order: sort here
+        rows = rows.sort_by([("who", "ascending"), ("timestamp", "ascending"), ("seq", "ascending")])
+    if plan.by is not None:
+        codes = rows.column("value").fill_null(-1).to_numpy()
+        names = jc.names(store, plan.by)[codes + 1]
+        rows = rows.set_column(rows.schema.get_field_index("value"), "value", pa.array(names, pa.string()))
+    return rows
+
+
+def _in_order(rows) -> bool:
+    who, ts, seq = (rows.column(c).to_numpy() for c in ("who", "timestamp", "seq"))
+    if len(who) < 2:
+        return True
+    dw, dt_, ds = np.diff(who), np.diff(ts), np.diff(seq)
+    return bool(np.all((dw > 0) | ((dw == 0) & ((dt_ > 0) | ((dt_ == 0) & (ds > 0))))))
+
+
+def _ids_of_keys(store, who: str, keys: np.ndarray) -> np.ndarray:
+    """person_id (or account_id) of journey_events' integer keys."""
+    table, key = ("persons", "person_key") if who == "person_id" else ("dim_account", "account_key")
+    wanted = np.unique(keys)
+    found = dict(store.fetch(f"SELECT {key}, {who} FROM {table} WHERE {key} IN (SELECT unnest(?))",
+                             [wanted.tolist()]))
+    return np.array([found.get(int(k)) for k in keys], dtype=object)
+
+
+def _best_attempts(store, plan: _Plan, since, until, period: str | None = None,
+                   engine: str = "auto") -> pd.DataFrame:
     """One row per customer (and period): its best attempt, exclusions applied.
 
     Columns: who, reached (number of steps done), t0..t{K-1} (µs since epoch, NaN when not
     reached), value (breakdown), period (when asked).
     """
-    rows = _candidates(store, plan, since, until)
+    fast = use_codes(store, engine) and (plan.by is None or plan.by in jc.DIMS)
+    rows = (_candidates_codes if fast else _candidates)(store, plan, since, until)
     lo_us, hi_us = (None if x is None else int(pd.Timestamp(as_time(x)).value // 1000) for x in (since, until))
     k = len(plan.steps)
     n = rows.num_rows

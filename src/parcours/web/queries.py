@@ -13,13 +13,14 @@ import datetime as dt
 import importlib
 import inspect
 import math
+import re
 from dataclasses import dataclass
 from typing import Annotated, Any, Callable, Literal
 
 import anyio
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
 
 from .auth import read_key
 from .errors import ApiError, responses
@@ -27,7 +28,20 @@ from .errors import ApiError, responses
 router = APIRouter()
 
 Text = Annotated[str, Field(min_length=1, max_length=200)]
-Duration = Annotated[str, Field(min_length=1, max_length=20, description="A duration: 14d, 2h, 30m, 45s, 1w.")]
+Duration = Annotated[str, Field(pattern=r"^[0-9]{1,9}(\.[0-9]{1,6})?[smhdw]$",
+                                description="A duration: a number and a unit s, m, h, d or w (14d, 2h, 30m).")]
+_ISO = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}([Tt ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]+)?)?([Zz]|[+-][0-9]{2}:[0-9]{2})?)?")
+
+
+def _iso_only(value):
+    """ISO 8601 text only: pydantic would also read ``0.5`` as a Unix time, which nobody means."""
+    if isinstance(value, str) and not _ISO.fullmatch(value.strip()):
+        raise ValueError("expected an ISO 8601 date or date-time, e.g. 2024-03-01 or 2024-03-01T08:00:00Z")
+    return value
+
+
+Time = Annotated[dt.datetime, BeforeValidator(_iso_only), WithJsonSchema(
+    {"anyOf": [{"type": "string", "format": "date-time"}, {"type": "string", "format": "date"}]})]
 
 
 class Params(BaseModel):
@@ -37,8 +51,8 @@ class Params(BaseModel):
 
 
 class Range(Params):
-    since: dt.datetime | None = Field(None, description="Only events on or after this time (ISO 8601).")
-    until: dt.datetime | None = Field(None, description="Only events before this time (ISO 8601).")
+    since: Time | None = Field(None, description="Only events on or after this time (ISO 8601).")
+    until: Time | None = Field(None, description="Only events before this time (ISO 8601).")
 
 
 @dataclass(frozen=True)
@@ -78,10 +92,12 @@ class FunnelParams(Range):
         description="A step, repeated in order: NAME or NAME[channel=..,touchpoint=..,properties.KEY=..].")
     window: Duration = "14d"
     order: Literal["ordered", "strict", "unordered"] = "ordered"
-    exclude: list[Text] = Field(default_factory=list, max_length=20, description="NAME:FROM:TO, steps numbered from 0.")
+    exclude: list[Annotated[str, Field(pattern=r"^.{1,200}:[0-9]{1,3}:[0-9]{1,3}$")]] = Field(
+        default_factory=list, max_length=20, description="NAME:FROM:TO, steps numbered from 0.")
     per: Literal["customer", "account"] = "customer"
     by: Text | None = Field(None, description="channel, touchpoint, or attributes.NAME.")
-    attribution: Text = Field("first_touch", description="first_touch, last_touch or step:N.")
+    attribution: str = Field("first_touch", pattern=r"^(first_touch|last_touch|step:[0-9]{1,3})$",
+                             description="first_touch, last_touch or step:N.")
     stages: bool = Field(False, description="Use the journey model's stages as the steps.")
 
 
@@ -144,7 +160,7 @@ def _cac(store, workspace, p: CacParams):
 
 class ClvParams(Params):
     purchase_event: Text = "purchase"
-    calibration_end: dt.datetime | None = Field(None, description="Default: the last purchase.")
+    calibration_end: Time | None = Field(None, description="Default: the last purchase.")
     unit: Literal["day", "week"] = "day"
     horizon: int = Field(52, ge=1, le=3650)
     margin: float = Field(1.0, ge=0.0, le=1e6)
