@@ -26,7 +26,8 @@ MIN_N = 30
 class Floors:
     """Effect sizes below which a significant difference is not worth reporting."""
 
-    rate_difference: float = 0.05  # absolute, for exit / repeat / negative rates
+    rate_difference: float = 0.05  # absolute, for abandonment and repeat-contact rates
+    exit_difference: float = 0.08  # absolute, for exits at one step
     rate_ratio: float = 1.25
     conversion_ratio: float = 0.75  # audience: at most this share of the others' conversion
     conversion_difference: float = 0.02
@@ -71,9 +72,9 @@ def _rate_evidence(metric: str, test: RateTest, test_name: str = "two-proportion
             "interval": [lo, hi], "test": test_name, "n": test.n1, "n_baseline": test.n0}
 
 
-def _ratio_ok(test: RateTest, floors: Floors) -> bool:
+def _ratio_ok(test: RateTest, floors: Floors, difference: float | None = None) -> bool:
     base = test.baseline
-    return (test.difference >= floors.rate_difference
+    return (test.difference >= (floors.rate_difference if difference is None else difference)
             and (base == 0 or test.rate / base >= floors.rate_ratio))
 
 
@@ -161,6 +162,8 @@ def step_exits(jf: JourneyFrame, st: Steps, floors: Floors) -> list[Candidate]:
             continue
         kind = step_kind(tp, events_at.get(tp, set()))
         seg_at = seg[(reach.touchpoint == tp).to_numpy()]
+        seg_known = pd.Series(seg_at).dropna()
+        seg_share = seg_known.value_counts(normalize=True).to_dict() if len(seg_known) else {}
 
         def add(test, place_kw, start=None, end=None, log_p=None, windows=None, mask=None):
             sub = at if mask is None else at[mask]
@@ -175,10 +178,11 @@ def step_exits(jf: JourneyFrame, st: Steps, floors: Floors) -> list[Candidate]:
             else:
                 ev["baseline_is"] = "the same step elsewhere"
             ev["affected_customers"] = int(test.n1)
+            ev["segment_share"] = seg_share
             pids = sub.pid.to_numpy()
             out.append(Candidate(
                 kind, _place(stage=st.stage, touchpoint=tp, **place_kw),
-                test.log_p if log_p is None else log_p, _ratio_ok(test, floors), ev,
+                test.log_p if log_p is None else log_p, _ratio_ok(test, floors, floors.exit_difference), ev,
                 {"affected_per_month": test.n1 / months, "lost_conversions_per_month": lost,
                  "lost_revenue_per_month": lost * st.order_value},
                 start, end, lambda pids=pids: pids))
@@ -202,8 +206,8 @@ def step_exits(jf: JourneyFrame, st: Steps, floors: Floors) -> list[Candidate]:
         for c in [None] + (chan_values if len(chan_values) >= 2 else []):
             m = np.ones(len(at), dtype=bool) if c is None else channels == c
             sub = at[m]
-            k = np.bincount(sub.period, weights=sub.exited.astype(float), minlength=jf.periods)
-            n = np.bincount(sub.period, minlength=jf.periods)
+            k = np.bincount(sub.period, weights=sub.exited.astype(float), minlength=jf.periods)[:jf.scanned]
+            n = np.bincount(sub.period, minlength=jf.periods)[:jf.scanned]
             w = scan_periods(k, n, min_n=MIN_N)
             if w is None:
                 continue
@@ -294,33 +298,62 @@ def superfluous_steps(jf: JourneyFrame, st: Steps, floors: Floors) -> list[Candi
 
 
 def audience_mismatch(jf: JourneyFrame, st: Steps, floors: Floors) -> list[Candidate]:
-    """First-touch channels that bring many people who convert much less than the others."""
+    """First-touch channels that bring many people who go on much less than the others.
+
+    Compared among people whose journey starts in the same (most common) first stage, on
+    the share who reach any later stage: what the people brought do next, before any
+    later friction can weigh on it.
+    """
     ev = jf.events
     out: list[Candidate] = []
     if ev.empty:
         return out
     first = ev.groupby("pid").head(1).set_index("pid")
-    converted = first.index.isin(st.converted_at.index)
-    channel = first.channel.astype(object).fillna("").to_numpy()
+    furthest = ev.groupby("pid").stage_index.max().reindex(first.index).to_numpy()
+    start_stage = _mode(first.stage.astype(object))
+    same = (first.stage.astype(object) == start_stage).to_numpy()
+    went_on = (furthest > first.stage_index.to_numpy())[same]
+    converted = first.index[same].isin(st.converted_at.index)
+    onward = float(converted[went_on].mean()) if went_on.any() else 0.0
+    channel = first.channel.astype(object).fillna("").to_numpy()[same]
+    pids_all = first.index[same].to_numpy()
     total = len(first)
     for c in [c for c in pd.unique(channel) if c]:
         m = channel == c
         if m.sum() < MIN_N or (~m).sum() < MIN_N:
             continue
-        t = rate_test(converted[m].sum(), m.sum(), converted[~m].sum(), (~m).sum(), higher=False)
+        t = rate_test(went_on[m].sum(), m.sum(), went_on[~m].sum(), (~m).sum(), higher=False)
         share = m.sum() / total
         ok = (share >= floors.traffic_share and -t.difference >= floors.conversion_difference
               and t.rate <= floors.conversion_ratio * t.baseline)
-        e = _rate_evidence("conversion of the people it brings", t)
-        e.update({"traffic_share": share, "baseline_is": "people first reached on other channels",
-                  "affected_customers": int(m.sum())})
-        lost = max(-t.difference, 0.0) * m.sum() / jf.months
-        stage = _mode(first.stage[m].astype(object))
-        pids = first.index[m].to_numpy()
-        out.append(Candidate("audience_mismatch", _place(stage=stage, channel=c), t.log_p, ok, e,
+        e = _rate_evidence(f"people first reached at {start_stage} who go on to a later stage", t)
+        e.update({"traffic_share": share, "conversion": float(converted[m].mean()),
+                  "conversion_baseline": float(converted[~m].mean()),
+                  "baseline_is": "people first reached on other channels", "affected_customers": int(m.sum())})
+        lost = max(-t.difference, 0.0) * m.sum() * onward / jf.months
+        pids = pids_all[m]
+        out.append(Candidate("audience_mismatch", _place(stage=start_stage, channel=c), t.log_p, ok, e,
                              {"affected_per_month": m.sum() / jf.months, "lost_conversions_per_month": lost,
                               "lost_revenue_per_month": lost * st.order_value}, who=lambda pids=pids: pids))
     return out
+
+
+def loop_counts(jf: JourneyFrame, loop_min: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Per (pair of touchpoints, channel): people with an X, Y, X pass (n), with ``loop_min``+
+    of them (loops); and the per-person counts behind it."""
+    ev = jf.events
+    pid = ev.pid.to_numpy()
+    names = np.asarray(ev.touchpoint.cat.categories, dtype=object)
+    tp = ev.touchpoint.cat.codes.to_numpy().astype(np.int64)  # -1: no touchpoint
+    p1, p2 = shifted(tp, pid, 1, -1), shifted(tp, pid, 2, -1)
+    trip = (tp >= 0) & (p1 >= 0) & (tp == p2) & (tp != p1)
+    a, b = tp[trip], p1[trip]
+    t = pd.DataFrame({"pid": pid[trip], "a": names[np.minimum(a, b)], "b": names[np.maximum(a, b)],
+                      "channel": ev.channel.astype(object).to_numpy()[trip]}).fillna({"channel": ""})
+    per = t.groupby(["pid", "a", "b", "channel"]).size().rename("k").reset_index()
+    per["loop"] = per.k >= loop_min
+    pairs = per.groupby(["a", "b", "channel"]).agg(n=("loop", "size"), loops=("loop", "sum")).reset_index()
+    return pairs, per
 
 
 def loops(jf: JourneyFrame, st: Steps, floors: Floors) -> list[Candidate]:
@@ -329,20 +362,7 @@ def loops(jf: JourneyFrame, st: Steps, floors: Floors) -> list[Candidate]:
     out: list[Candidate] = []
     if len(ev) < 3:
         return out
-    pid = ev.pid.to_numpy()
-    tp = ev.touchpoint.astype(object).to_numpy()
-    p1, p2 = shifted(tp, pid, 1), shifted(tp, pid, 2)
-    trip = pd.notna(tp) & pd.notna(p1) & (tp == p2) & (tp != p1)
-    if not trip.any():
-        return out
-    a, b = tp[trip], p1[trip]
-    lo = np.where(a.astype(str) < b.astype(str), a, b)
-    hi = np.where(a.astype(str) < b.astype(str), b, a)
-    t = pd.DataFrame({"pid": pid[trip], "a": lo, "b": hi,
-                      "channel": ev.channel.astype(object).to_numpy()[trip]}).fillna({"channel": ""})
-    per = t.groupby(["pid", "a", "b", "channel"]).size().rename("k").reset_index()
-    per["loop"] = per.k >= floors.loop_min
-    pairs = per.groupby(["a", "b", "channel"]).agg(n=("loop", "size"), loops=("loop", "sum")).reset_index()
+    pairs, per = loop_counts(jf, floors.loop_min)
     by_channel = pairs.groupby("channel")[["n", "loops"]].sum()
     visitors = ev.groupby(ev.touchpoint.astype(object)).pid.nunique()
     for r in pairs.itertuples(index=False):
@@ -518,8 +538,8 @@ def slowness(jf: JourneyFrame, st: Steps, floors: Floors) -> list[Candidate]:
         if usual <= 0:
             continue
         slow = (rows.wait > usual).to_numpy()
-        k = np.bincount(rows.period, weights=slow.astype(float), minlength=jf.periods)
-        n = np.bincount(rows.period, minlength=jf.periods)
+        k = np.bincount(rows.period, weights=slow.astype(float), minlength=jf.periods)[:jf.scanned]
+        n = np.bincount(rows.period, minlength=jf.periods)[:jf.scanned]
         win = scan_periods(k, n, min_n=MIN_N)
         if win is None:
             continue

@@ -33,6 +33,14 @@ class JourneyFrame:
     periods: int
     months: float  # length of the data in months (30.44 days)
     conversions: tuple[str, ...]
+    #: the last weeks are left out of period scans: journeys started there are not finished
+    #: (censoring makes waits, exits and conversions there look different).
+    tail: int = 3
+
+    @property
+    def scanned(self) -> int:
+        """How many periods the incident scans look at."""
+        return max(self.periods - self.tail, 0)
 
     def period_start(self, i: int) -> dt.date:
         return (self.t0 + i * WEEK).date()

@@ -174,11 +174,21 @@ def _fold_delays(kept: list[tuple[Candidate, float]]) -> list[tuple[Candidate, f
 
 
 def _fold_explained(kept: list[tuple[Candidate, float]]) -> list[tuple[Candidate, float]]:
-    """Negative answers about a checkout step where a checkout friction on the same channel was
-    found are that friction's evidence, not a separate pain point."""
+    """Findings another finding explains become its evidence: exits at steps only a long-checkout
+    segment goes through, and negative answers about a checkout step where a checkout friction
+    on the same channel was found."""
     checkout = [c for c, _ in kept if c.kind in CHECKOUT_KINDS]
+    long = {c.place["segment"]: c for c, _ in kept if c.kind == "long_checkout"}
     out = []
     for c, q in kept:
+        shares = c.evidence.get("segment_share") or {}
+        host = next((long[s] for s, share in shares.items() if s in long and share >= 0.8), None)
+        if c.kind in CHECKOUT_KINDS and c.kind != "long_checkout" and host is not None:
+            # a step almost only that segment goes through: one of its long checkout's extra steps
+            host.evidence.setdefault("extra_step_exits", []).append(
+                {"touchpoint": c.place["touchpoint"], "channel": c.place["channel"],
+                 "value": c.evidence["value"], "baseline": c.evidence["baseline"]})
+            continue
         if c.kind == "negative_feedback":
             host = next((h for h in checkout if h.place["stage"] and h.place["stage"] == c.place["stage"]
                          and (h.place["channel"] is None or h.place["channel"] == c.place["channel"])), None)

@@ -79,11 +79,13 @@ class Window:
 
 def scan_periods(k: np.ndarray, n: np.ndarray, max_share: float = 0.5, min_n: int = 20,
                  higher: bool = True) -> Window | None:
-    """The run of consecutive periods whose rate differs most from the other periods.
+    """The run of consecutive periods whose rate differs most from the periods around it.
 
-    Every window of 1 to ``max_share`` of the periods is tested against the periods outside
-    it (two-proportion z); the best one's p-value is multiplied by the number of windows
-    tried (Bonferroni), so scanning many windows does not manufacture an incident.
+    Every window of 1 to ``max_share`` of the periods is tested (two-proportion z) against
+    its neighbourhood: as many periods before it and after it as it is long (fewer at the
+    edges), so a slow drift over the year is not taken for an incident. The best window's
+    p-value is multiplied by the number of windows tried (Bonferroni), so scanning many
+    windows does not manufacture an incident.
     """
     k = np.asarray(k, dtype=float)
     n = np.asarray(n, dtype=float)
@@ -92,7 +94,6 @@ def scan_periods(k: np.ndarray, n: np.ndarray, max_share: float = 0.5, min_n: in
         return None
     ck = np.concatenate([[0.0], np.cumsum(k)])
     cn = np.concatenate([[0.0], np.cumsum(n)])
-    total_k, total_n = ck[-1], cn[-1]
     longest = max(1, int(periods * max_share))
     starts, ends = [], []
     for length in range(1, longest + 1):
@@ -102,7 +103,8 @@ def scan_periods(k: np.ndarray, n: np.ndarray, max_share: float = 0.5, min_n: in
     s = np.concatenate(starts)
     e = np.concatenate(ends)
     k1, n1 = ck[e] - ck[s], cn[e] - cn[s]
-    k0, n0 = total_k - k1, total_n - n1
+    lo, hi = np.maximum(s - (e - s), 0), np.minimum(e + (e - s), periods)
+    k0, n0 = ck[hi] - ck[lo] - k1, cn[hi] - cn[lo] - n1
     ok = (n1 >= min_n) & (n0 >= min_n)
     if not ok.any():
         return None
