@@ -986,6 +986,13 @@ def feedback_(
     _print_feedback(result, lang or lang_default())
 
 
+def _with_n(value, n: int | None, spec: str) -> str:
+    """A measure and its number of answers: ``33.3 (n=3)``."""
+    if value is None:
+        return ""
+    return f"{value:{spec}}" + ("" if n is None else f" (n={n})")
+
+
 def _print_feedback(result, lang: str) -> None:
     """Measures per scope (all, then each group), the trend, then verbatim sentiment and themes."""
     o = result.overall
@@ -994,14 +1001,15 @@ def _print_feedback(result, lang: str) -> None:
         return
 
     def measures(table: Table, first: list[str], m: dict) -> None:
-        n, c = m["nps"], m["csat"]
+        n, c, e = m["nps"], m["csat"], m["ces"]
         ci = "" if n["ci_low"] is None else f"[{n['ci_low']:.1f}, {n['ci_high']:.1f}]"
-        table.add_row(*first, _fmt(n["score"]), ci, _fmt(n["n"]), _fmt(c["score"]), _fmt(c["mean"]),
-                      _fmt(c["n"]), _fmt(m["ces"]["mean"]), _fmt(m["ces"]["n"]), _fmt(m["emotion"]["score"]))
+        table.add_row(*first, _with_n(n["score"], n["n"], ".1f"), ci, _with_n(c["score"], c["n"], ".1f"),
+                      _with_n(c["mean"], None, ".2f"), _with_n(e["mean"], e["n"], ".2f"),
+                      _with_n(m["emotion"]["score"], None, "+.2f"))
 
     def header(title: str, first: list[str]) -> Table:
         table = Table(title=title)
-        for key in first + ["nps", "nps_ci", "nps_n", "csat", "csat_mean", "csat_n", "ces", "ces_n", "emotion"]:
+        for key in first + ["nps", "nps_ci", "csat", "csat_mean", "ces", "emotion"]:
             table.add_column(t(f"col.{key}", lang), justify="left" if key in first else "right")
         return table
 

@@ -147,6 +147,27 @@ MESSAGES: dict[str, dict[str, str]] = {
     "col.measure": {"fr": "mesure", "en": "measure"},
     "col.entry": {"fr": "entrée", "en": "entry"},
     "col.template": {"fr": "modèle", "en": "template"},
+    "feedback.title": {"fr": "Satisfaction : NPS, CSAT, CES et émotion", "en": "Satisfaction: NPS, CSAT, CES and emotion"},
+    "feedback.trend": {"fr": "Évolution par période", "en": "Trend per period"},
+    "feedback.all": {"fr": "ensemble", "en": "all"},
+    "feedback.none": {"fr": "Aucune réponse dans la période.", "en": "No answers in the range."},
+    "feedback.verbatims": {
+        "fr": "Verbatims : {n} textes, {negative} négatifs, {neutral} neutres, {positive} positifs (sentiment moyen {mean}).",
+        "en": "Verbatims: {n} texts, {negative} negative, {neutral} neutral, {positive} positive (mean sentiment {mean}).",
+    },
+    "feedback.themes": {"fr": "Thèmes des verbatims", "en": "Verbatim themes"},
+    "col.group": {"fr": "groupe", "en": "group"},
+    "col.nps": {"fr": "NPS", "en": "NPS"},
+    "col.nps_ci": {"fr": "IC 95 % du NPS", "en": "NPS 95% CI"},
+    "col.csat": {"fr": "CSAT (% 4–5)", "en": "CSAT (% 4–5)"},
+    "col.csat_mean": {"fr": "CSAT moyen", "en": "CSAT mean"},
+    "col.ces": {"fr": "CES moyen", "en": "CES mean"},
+    "col.emotion": {"fr": "émotion", "en": "emotion"},
+    "col.theme": {"fr": "thème", "en": "theme"},
+    "col.verbatims": {"fr": "verbatims", "en": "verbatims"},
+    "col.share": {"fr": "part", "en": "share"},
+    "col.sentiment": {"fr": "sentiment", "en": "sentiment"},
+    "col.example": {"fr": "exemple", "en": "example"},
 }
 
 

@@ -208,7 +208,7 @@ def ref_emotion(rows, by, events, texts=None):
     return {g: (sum(v) / len(v), len(v)) for g, v in vals.items() if v}
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=60, deadline=None)
 @given(answers, st.lists(staged_event, max_size=20), st.sampled_from(["stage", "touchpoint"]),
        st.dictionaries(st.sampled_from([f"f{i}" for i in range(30)]), st.floats(-1, 1)))
 def test_emotion_equals_reference(shared_store, rows, events, by, texts):
