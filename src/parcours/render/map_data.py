@@ -422,6 +422,7 @@ def journey_map(store, model, *, lang: str = "fr", persona: str | None = None,
 
     if not store.has_table(JOURNEY):
         raise AnalysisError("no journey tables: run the stage assignment (parcours refresh) first")
+    groups = _groups(store, model, lang, persona)  # an unknown persona fails before the work
     if kpis is None:
         kpis = stage_kpis(store, model, lang=lang)
         feedback_kpis(store, kpis)
@@ -478,6 +479,6 @@ def journey_map(store, model, *, lang: str = "fr", persona: str | None = None,
         column["opportunities"] = _opportunities(column, lang)
         result.stages.append(column)
     result.designed_vs_lived = dvl
-    for g in _groups(store, model, lang, persona):
+    for g in groups:
         result.empathy.append(_empathy(store, g, lang))
     return result
