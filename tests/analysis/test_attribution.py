@@ -214,7 +214,7 @@ def test_markov_equals_brute_force_chain(shared_store, events, order, lookback):
     assert got_effects == pytest.approx(effects, abs=1e-9)
     # the database's transition counts are the Python ones over the same paths
     python = transition_counts(load_paths(shared_store, "buy", "channel", lookback), order)
-    sql = _sql_transition_counts(shared_store, "buy", "channel", lookback, order)
+    sql, _ = _sql_transition_counts(shared_store, "buy", "channel", lookback, order)
     assert {a: dict(b) for a, b in sql.items()} == {a: dict(b) for a, b in python.items()}
     got = attribution(shared_store, "buy", "channel", "markov", lookback, order=order)
     same_credit(got, conv, value)

@@ -92,27 +92,31 @@ class AttributionResult:
 
 # -- paths --------------------------------------------------------------------------------
 def _touches_sql(touch: str) -> str:
-    """CTEs ``conv`` (one row per conversion) and ``t`` (its touches, or a non-converting
-    path's, ``conv_ts`` null) keyed by (person_id, k); parameters: conversion, look-back (µs)."""
+    """CTEs ``conv`` (one row per conversion), ``t`` (its touches, or a non-converting path's,
+    ``conv_ts`` null) keyed by (person_id, k), and ``totals`` (all conversions and their
+    value; those without any touch); parameters: conversion, look-back (µs)."""
     return f"""
         WITH ev AS (
             SELECT person_id, "timestamp" AS ts, seq, event = ? AS is_conv,
                    coalesce(value, 0) AS value, {_TOUCH_SQL[touch]} AS touch
             FROM {JOURNEY} WHERE person_id IS NOT NULL),
         g AS (
-            SELECT *, coalesce(sum(CAST(is_conv AS INTEGER)) OVER (
-                       PARTITION BY person_id ORDER BY ts, seq
-                       ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS k
+            SELECT *, sum(CAST(is_conv AS INTEGER)) OVER (
+                       PARTITION BY person_id ORDER BY ts, seq ROWS UNBOUNDED PRECEDING)
+                   - CAST(is_conv AS INTEGER) AS k
             FROM ev),
         conv AS (SELECT person_id, k, ts AS conv_ts, value FROM g WHERE is_conv),
-        touches AS (
-            SELECT g.person_id, g.k, g.ts, g.seq, g.touch, c.conv_ts, c.value,
-                   coalesce(c.conv_ts, max(g.ts) OVER (PARTITION BY g.person_id, g.k)) AS end_ts
-            FROM g LEFT JOIN conv c USING (person_id, k)
-            WHERE NOT g.is_conv AND g.touch IS NOT NULL),
+        tt AS (SELECT person_id, k, ts, seq, touch FROM g WHERE NOT is_conv AND touch IS NOT NULL),
+        ends AS (SELECT person_id, k, max(ts) AS last_ts FROM tt GROUP BY ALL),
         t AS (
-            SELECT person_id, k, ts, seq, touch, conv_ts, value FROM touches
-            WHERE epoch_us(end_ts) - epoch_us(ts) <= ?)"""
+            SELECT tt.person_id, tt.k, tt.ts, tt.seq, tt.touch, c.conv_ts, c.value
+            FROM tt JOIN ends e USING (person_id, k) LEFT JOIN conv c USING (person_id, k)
+            WHERE epoch_us(coalesce(c.conv_ts, e.last_ts)) - epoch_us(tt.ts) <= ?),
+        totals AS (
+            SELECT count(*) AS n, coalesce(sum(value), 0) AS v,
+                   count(*) FILTER (WHERE touched IS NULL) AS bare_n,
+                   coalesce(sum(value) FILTER (WHERE touched IS NULL), 0) AS bare_v
+            FROM conv LEFT JOIN (SELECT DISTINCT person_id, k, TRUE AS touched FROM t) USING (person_id, k))"""
 
 
 def _params(conversion: str, lookback) -> list:
@@ -217,8 +221,9 @@ def transition_counts(paths: list[Path], order: int = 1) -> dict[tuple, dict[tup
     return counts
 
 
-def _sql_transition_counts(store, conversion: str, touch: str, lookback, order: int) -> dict:
-    """The same counts as :func:`transition_counts` over :func:`load_paths`, in the database."""
+def _sql_transition_counts(store, conversion: str, touch: str, lookback, order: int) -> tuple[dict, tuple]:
+    """The same counts as :func:`transition_counts` over :func:`load_paths`, in the database;
+    and the conversions' totals (as :func:`_sql_heuristic_credit`), from the same scan."""
     lags = ", ".join([f"lag(touch, {j}) OVER p" for j in range(order - 1, 0, -1)] + ["touch"])
     sql = _touches_sql(touch) + f""",
         c AS (SELECT *, lag(touch) OVER p AS prev FROM t
@@ -233,13 +238,19 @@ def _sql_transition_counts(store, conversion: str, touch: str, lookback, order: 
                FROM s
                UNION ALL
                SELECT state, NULL, CASE WHEN converted THEN 1 ELSE 2 END FROM s WHERE i = n)
-        SELECT src, dst, kind, count(*) FROM tr GROUP BY ALL"""
+        SELECT src, dst, kind, CAST(count(*) AS DOUBLE), NULL FROM tr GROUP BY ALL
+        UNION ALL SELECT NULL, NULL, 3, n, v FROM totals
+        UNION ALL SELECT NULL, NULL, 4, bare_n, bare_v FROM totals"""
     counts: dict[tuple, dict[tuple, int]] = defaultdict(lambda: defaultdict(int))
-    for src, dst, kind, n in store.fetch(sql, _params(conversion, lookback)):
+    totals = {}
+    for src, dst, kind, n, v in store.fetch(sql, _params(conversion, lookback)):
+        if kind >= 3:
+            totals[kind] = (int(n), float(v))
+            continue
         a = START if src is None else tuple(src)
         b = tuple(dst) if kind == 0 else (CONV if kind == 1 else NULL)
-        counts[a][b] += n
-    return counts
+        counts[a][b] += int(n)
+    return counts, (*totals[3], *totals[4])
 
 
 def removal_effects(counts: dict[tuple, dict[tuple, int]]) -> tuple[float, dict[str, float]]:
@@ -289,8 +300,9 @@ _WEIGHT_SQL = {
 }
 
 
-def _sql_heuristic_credit(store, conversion: str, touch: str, lookback, model: str, half_life) -> list[tuple]:
-    """[(touch, conversions, value)] credited by a heuristic model, as :func:`heuristic_credit`."""
+def _sql_heuristic_credit(store, conversion: str, touch: str, lookback, model: str, half_life) -> tuple[list, tuple]:
+    """[(touch, conversions, value)] credited by a heuristic model, as :func:`heuristic_credit`;
+    and (conversions, their value, conversions without touch, their value)."""
     hl_us = parse_duration(half_life).total_seconds() * 1_000_000
     sql = _touches_sql(touch) + f""",
         w AS (SELECT touch, value, row_number() OVER q AS i, count(*) OVER q2 AS n,
@@ -300,20 +312,12 @@ def _sql_heuristic_credit(store, conversion: str, touch: str, lookback, model: s
         x AS (SELECT touch, value, {_WEIGHT_SQL[model]} AS w,
                      person_id, k FROM w),
         y AS (SELECT touch, value, w / sum(w) OVER (PARTITION BY person_id, k) AS w FROM x)
-        SELECT touch, sum(w), sum(w * value) FROM y GROUP BY touch"""
-    return store.fetch(sql, _params(conversion, lookback))
-
-
-def _sql_conversions(store, conversion: str, touch: str, lookback) -> tuple[int, float, int, float]:
-    """All conversions and their value, and those without any touch in their window."""
-    sql = _touches_sql(touch) + """
-        SELECT count(*), coalesce(sum(value), 0),
-               count(*) FILTER (WHERE NOT EXISTS (SELECT 1 FROM t WHERE t.person_id = conv.person_id AND t.k = conv.k)),
-               coalesce(sum(value) FILTER (WHERE NOT EXISTS (
-                   SELECT 1 FROM t WHERE t.person_id = conv.person_id AND t.k = conv.k)), 0)
-        FROM conv"""
-    n, v, bare_n, bare_v = store.fetch(sql, _params(conversion, lookback))[0]
-    return int(n), float(v), int(bare_n), float(bare_v)
+        SELECT touch, sum(w), sum(w * value), 0 FROM y GROUP BY touch
+        UNION ALL SELECT NULL, n, v, 1 FROM totals
+        UNION ALL SELECT NULL, bare_n, bare_v, 2 FROM totals"""
+    rows = store.fetch(sql, _params(conversion, lookback))
+    totals = {kind: (int(n), float(v)) for _, n, v, kind in rows if kind}
+    return [r[:3] for r in rows if not r[3]], (*totals[1], *totals[2])
 
 
 # -- the analysis ------------------------------------------------------------------------
@@ -326,14 +330,12 @@ def attribution(store, conversion: str = "purchase", touch: str = "channel", mod
         raise AnalysisError(f"order must be a whole number >= 1, not {order!r}")
     hl = parse_duration(half_life)
     lb = parse_duration(lookback)
-    n_conv, v_conv, bare_n, bare_v = _sql_conversions(store, conversion, touch, lb)
     conv = defaultdict(float)
     value = defaultdict(float)
-    if bare_n:
-        conv[NO_TOUCH], value[NO_TOUCH] = float(bare_n), bare_v
     effects: dict[str, float] = {}
     if model == "markov":
-        _, effects = removal_effects(_sql_transition_counts(store, conversion, touch, lb, order))
+        counts, (n_conv, v_conv, bare_n, bare_v) = _sql_transition_counts(store, conversion, touch, lb, order)
+        _, effects = removal_effects(counts)
         total_c, total_v = n_conv - bare_n, v_conv - bare_v
         s = sum(effects.values())
         for c, e in effects.items():
@@ -341,9 +343,13 @@ def attribution(store, conversion: str = "purchase", touch: str = "channel", mod
             conv[c] += share * total_c
             value[c] += share * total_v
     else:
-        for c, n, v in _sql_heuristic_credit(store, conversion, touch, lb, model, hl):
+        credit, (n_conv, v_conv, bare_n, bare_v) = _sql_heuristic_credit(store, conversion, touch, lb, model, hl)
+        for c, n, v in credit:
             conv[c] += n
             value[c] += v
+    if bare_n:
+        conv[NO_TOUCH] += bare_n
+        value[NO_TOUCH] += bare_v
     rows = []
     for c in conv:
         row = {"channel": c, "conversions": json_ready(conv[c]), "value": json_ready(value[c])}
