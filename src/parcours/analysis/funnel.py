@@ -467,13 +467,16 @@ def _best_attempts(store, plan: _Plan, since, until, period: str | None = None,
         return _no_attempts(k)
     who = rows.column("who").to_numpy(zero_copy_only=False)
     ts = rows.column("timestamp").cast("int64").to_numpy()
-    pid = np.cumsum(np.r_[False, who[1:] != who[:-1]])
+    # Integer keys (journey_events) already number the customers; names get numbers here.
+    pid = who if who.dtype.kind in "iu" else np.cumsum(np.r_[False, who[1:] != who[:-1]])
     # A "moment" is one customer's events sharing a timestamp: they count as simultaneous.
     new_moment = np.r_[True, (pid[1:] != pid[:-1]) | (ts[1:] != ts[:-1])]
     firsts = np.flatnonzero(new_moment)
     moment = np.cumsum(new_moment) - 1
+    del new_moment
     m_start = firsts[moment]
-    m_end = np.r_[firsts[1:], n][moment]
+    m_end = np.r_[firsts[1:], n][moment] if plan.exclusions else None
+    del moment
     step_pos = [np.flatnonzero(rows.column(f"s{i}").to_numpy(zero_copy_only=False)) for i in range(k)]
     g = _Grid(pid, ts, m_start)
 

@@ -15,12 +15,13 @@ import pandas as pd
 
 from ..errors import AnalysisError
 from ._common import choice, journey, json_ready, per_column
+from .journey_codes import use_codes
 
 ITEMS = ("event", "stage", "touchpoint", "channel")
 #: how many steps the step matrix covers when ``depth`` is not given.
 MATRIX_DEPTH = 10
 
-__all__ = ["PathsResult", "paths"]
+__all__ = ["PathsResult", "paths", "transitions"]
 
 
 @dataclass
@@ -87,13 +88,16 @@ def paths(
     per: str = "customer",
     since=None,
     until=None,
+    engine: str = "auto",
 ) -> PathsResult:
     """Transitions, path variants, step matrix, loops and backward stage moves.
 
     ``start`` keeps each journey from its first ``start`` item (journeys without it are left
     out); ``end`` cuts it after the first ``end`` item that follows; ``depth`` keeps the first
     ``depth`` items. ``min_share`` drops transitions, variants and flows done by a smaller
-    share of customers; ``top`` is the number of variants returned.
+    share of customers; ``top`` is the number of variants returned. ``engine``: ``codes``
+    reads journey_events in numpy (:mod:`.paths_codes`), ``portable`` runs Ibis over
+    journey_view; ``auto`` takes the first when the store has it.
     """
     choice("by", by, ITEMS)
     if depth is not None and depth < 1:
@@ -101,6 +105,11 @@ def paths(
     if not 0 <= min_share <= 1:
         raise AnalysisError(f"min_share must be between 0 and 1, not {min_share}")
     who = per_column(per)
+    if use_codes(store, engine):
+        from .paths_codes import paths_from_codes
+
+        return paths_from_codes(store, by, start, end, depth, min_share, top, conversion_event, who,
+                                since, until)
     t = journey(store, since, until)
     t = t.filter(t[who].notnull())
 
@@ -118,6 +127,32 @@ def paths(
         result.loops = _loops(collapsed)
     result.backward_moves = _backward_moves(t, who)
     return result
+
+
+def transitions(
+    store,
+    by: str = "event",
+    min_share: float = 0.0,
+    *,
+    per: str = "customer",
+    since=None,
+    until=None,
+    engine: str = "auto",
+) -> PathsResult:
+    """Only the transition matrix of :func:`paths` (no start/end/depth): ``customers`` and
+    ``transitions`` filled, the other parts left empty. The question the benchmark asks."""
+    choice("by", by, ITEMS)
+    if not 0 <= min_share <= 1:
+        raise AnalysisError(f"min_share must be between 0 and 1, not {min_share}")
+    who = per_column(per)
+    if use_codes(store, engine):
+        from .paths_codes import transitions_from_codes
+
+        return transitions_from_codes(store, by, min_share, who, since, until)
+    t = journey(store, since, until)
+    seq = _trimmed(t.filter(t[who].notnull()), who, by, None, None)
+    total = int(seq.who.nunique().execute() or 0)
+    return PathsResult(by=by, customers=total, transitions=_transitions(seq, total, min_share) if total else [])
 
 
 # -- building blocks ---------------------------------------------------------------------

@@ -1,0 +1,149 @@
+"""Reading ``journey_events`` directly: integer codes in (person, time) order, names once.
+
+``journey_view`` joins every event back to its names, its person and the raw ``events``
+table (ids, properties). On 100M events that join costs far more than the analyses
+themselves, so the fast paths read the clustered table of codes instead, translate step
+names to codes through the small ``dim_*`` tables once, and turn codes back into names only
+on the aggregated rows. The portable versions over ``journey_view`` stay beside them, and
+tests check both give the same numbers (ARCHITECTURE.md, "Engine").
+
+Tables are always named unqualified, so a segment scope that shadows them with TEMP views
+of the same name applies here too; nothing is cached between calls.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+
+from ._common import as_time
+
+#: item kind -> (dictionary table, its code column, its name column, code column of journey_events)
+DIMS = {
+    "event": ("dim_event", "code", "name", "event_code"),
+    "channel": ("dim_channel", "code", "name", "channel_code"),
+    "touchpoint": ("dim_touchpoint", "code", "name", "touchpoint_code"),
+    "stage": ("dim_stage", "stage", "id", "stage"),
+}
+#: journey_view's "who" column -> the integer key of journey_events that stands for it.
+WHO = {"person_id": "person_key", "account_id": "account_key"}
+_EPOCH = dt.datetime(1970, 1, 1)
+_TABLES = ("journey_events", "persons", *(d[0] for d in DIMS.values()))
+
+
+def available(store) -> bool:
+    """True when the journey layer's tables exist (a refreshed store, not a bare view)."""
+    return all(store.has_table(t) for t in _TABLES)
+
+
+def clustered(store) -> bool:
+    """True when a plain scan of ``journey_events`` returns rows in (person, ts, seq) order.
+
+    The refresh writes the table ORDER BY person_key, ts, seq, and DuckDB keeps insertion
+    order on scans without ORDER BY unless ``preserve_insertion_order`` is off. A view of
+    the same name (a segment scope) may join or reorder, so then the caller sorts.
+    """
+    kinds = store.fetch("SELECT table_type FROM information_schema.tables WHERE table_name = 'journey_events'")
+    keep = store.scalar("SELECT current_setting('preserve_insertion_order')")
+    return kinds == [("BASE TABLE",)] and bool(keep)
+
+
+def codes(store, kind: str) -> dict[str, int]:
+    """name -> code for one item kind."""
+    table, code, name, _ = DIMS[kind]
+    return {n: int(c) for c, n in store.fetch(f"SELECT {code}, {name} FROM {table}")}
+
+
+def names(store, kind: str) -> np.ndarray:
+    """An object array indexed by code (code + 1, so that -1, "no code", maps to None)."""
+    table, code, name, _ = DIMS[kind]
+    rows = store.fetch(f"SELECT {code}, {name} FROM {table}")
+    size = max((int(c) for c, _ in rows), default=-1) + 2
+    out = np.full(size, None, dtype=object)
+    for c, n in rows:
+        out[int(c) + 1] = n
+    return out
+
+
+def epoch_us(value) -> int | None:
+    """µs since the epoch of a time bound (as :func:`as_time` reads it), None stays None."""
+    t = as_time(value)
+    return None if t is None else (t - _EPOCH) // dt.timedelta(microseconds=1)
+
+
+def time_filter(since=None, until=None, column: str = "ts") -> list[str]:
+    """SQL conditions ``since <= ts < until`` on epoch µs (empty when unbounded)."""
+    out = []
+    if (lo := epoch_us(since)) is not None:
+        out.append(f"{column} >= {int(lo)}")
+    if (hi := epoch_us(until)) is not None:
+        out.append(f"{column} < {int(hi)}")
+    return out
+
+
+def fetch_ordered(store, who: str, columns: dict[str, str], where: list[str] = ()) -> dict[str, np.ndarray]:
+    """Columns of journey_events (name -> SQL expression, NULL as -1) in (who, ts, seq) order.
+
+    ``who`` is a key column; rows where it is NULL are left out and it comes back as ``g``.
+    The sort is skipped when a plain scan already gives that order (:func:`clustered`).
+    """
+    conds = [f"{who} IS NOT NULL", *where]
+    cols = ", ".join([f"{who} AS g"] + [f"coalesce({sql}, -1) AS {name}" for name, sql in columns.items()])
+    order = "" if who == "person_key" and clustered(store) else f" ORDER BY {who}, ts, seq"
+    return store.sql(f"SELECT {cols} FROM journey_events WHERE {' AND '.join(conds)}{order}").fetchnumpy()
+
+
+def group_starts(g: np.ndarray) -> np.ndarray:
+    """True on the first row of each group (rows sorted by group)."""
+    out = np.empty(len(g), dtype=bool)
+    if len(g):
+        out[0] = True
+        np.not_equal(g[1:], g[:-1], out=out[1:])
+    return out
+
+
+def runs_per_value(group: np.ndarray, value: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(value, rows) for each distinct (group, value); rows sorted by group, values >= 0.
+
+    The key group * size + value is already sorted by its group part, so numpy's stable
+    sort (timsort) only has short runs to order and merges them almost for free.
+    """
+    if len(value) == 0:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    size = int(value.max()) + 1
+    key = np.sort(group.astype(np.int64) * size + value, kind="stable")
+    new = np.flatnonzero(group_starts(key))
+    return key[new] % size, np.diff(np.r_[new, len(key)])
+
+
+def count(codes_: np.ndarray, weights=None) -> tuple[np.ndarray, np.ndarray]:
+    """(distinct codes, their counts or summed weights), codes ascending, zeros left out."""
+    if len(codes_) == 0:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    if int(codes_.max()) < 1 << 24:  # a dense count is cheaper than sorting
+        n = np.bincount(codes_, weights=weights)
+        hits = np.bincount(codes_) > 0 if weights is not None else n > 0
+        values = np.flatnonzero(hits)
+        return values, n[values]
+    values, inverse = np.unique(codes_, return_inverse=True)
+    return values, np.bincount(inverse, weights=weights)
+
+
+#: ``engine=`` of the analyses that have both: the fast one when it can run, or one of them.
+ENGINES = ("auto", "codes", "portable")
+
+
+def use_codes(store, engine: str) -> bool:
+    """Whether an analysis reads journey_events codes (True) or journey_view (False)."""
+    from ..errors import AnalysisError
+    from ._common import choice
+
+    choice("engine", engine, ENGINES)
+    if engine == "portable":
+        return False
+    if available(store):
+        return True
+    if engine == "codes":
+        raise AnalysisError("engine='codes' needs the journey tables: run a refresh first")
+    return False
