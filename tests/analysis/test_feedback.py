@@ -114,7 +114,10 @@ def reference(rows, by=None, since=None, until=None, period=None, events=(), cus
     rows = [r for r in rows if (since is None or r["timestamp"] >= since) and (until is None or r["timestamp"] < until)]
     customers = customers or {}
     key = (lambda r: ref_group(r, by, events, customers)) if by else (lambda r: None)
-    sk = lambda g: (g is None, "" if g is None else str(g))  # noqa: E731
+    def sk(g):  # stages in the journey's order, other groups by name; None last
+        if by == "stage":
+            return (g is None, STAGES.index(g) if g is not None else 0)
+        return (g is None, "" if g is None else str(g))
     out = {"by": by, "period": period, "overall": ref_measures(rows), "groups": [], "trend": [], "verbatims": None}
     if by:
         for g in sorted({key(r) for r in rows}, key=sk):

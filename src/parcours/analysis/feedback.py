@@ -24,7 +24,8 @@ Breakdowns (``by``):
 * ``segment`` or any other name (or ``attributes.NAME``): the customer's attribute in
   ``customers.attributes``, as text.
 
-Rows without a group value are in the group ``None``.
+Rows without a group value are in the group ``None``, last; stages come in the journey's
+order, other groups by name.
 
 Trends (``period``): the same measures per calendar period in UTC (day; ISO week from
 Monday; month) and, with ``by``, per group.
@@ -256,8 +257,17 @@ def _merge(keys, dists, counts, texts):
     return d, c, t
 
 
-def _sort_key(v):
-    return (v is None, "" if v is None else str(v))
+def _stage_order(store, by) -> dict:
+    """stage -> its index in the journey model, so stages sort in the journey's order."""
+    if by != "stage" or not store.has_table(JOURNEY):
+        return {}
+    return dict(store.fetch(f"SELECT stage, min(stage_index) FROM {JOURNEY} WHERE stage IS NOT NULL GROUP BY stage"))
+
+
+def _sort_key(v, order: Mapping | None = None):
+    """Groups by journey order when known (stages), then by name; None last."""
+    o = (order or {}).get(v)
+    return (v is None, o is None, 0 if o is None else o, "" if v is None else str(v))
 
 
 # -- results ------------------------------------------------------------------------------
@@ -318,13 +328,14 @@ def feedback(store, by: str | None = None, since=None, until=None, period: str |
     if texts is not None:
         result.verbatims = verbatims_summary(verbatims)
     result.overall = summarise(*_merge(keys, dists, counts, texts))
+    order = _stage_order(store, by)
     if by is not None:
-        groups = sorted({g for _, g in keys}, key=_sort_key)
+        groups = sorted({g for _, g in keys}, key=lambda g: _sort_key(g, order))
         for g in groups:
             m = summarise(*_merge([k for k in keys if k[1] == g], dists, counts, texts))
             result.groups.append({"group": g, **m})
     if period is not None:
-        for p, g in sorted(keys, key=lambda k: (k[0], _sort_key(k[1]))):
+        for p, g in sorted(keys, key=lambda k: (k[0], _sort_key(k[1], order))):
             m = summarise(*_merge([(p, g)], dists, counts, texts))
             row = {"period": json_ready(p)}
             if by is not None:
@@ -354,10 +365,7 @@ def emotion_by(store, by: str = "stage", since=None, until=None,
     """An emotion score in [−1, 1] per stage or touchpoint, for the journey map's curve."""
     choice("by", by, ("stage", "touchpoint"))
     dists, counts, texts, _ = _load(store, by, since, until, None, text_scores)
-    order: dict = {}
-    if by == "stage" and store.has_table(JOURNEY):
-        order = dict(store.fetch(f"SELECT stage, min(stage_index) FROM {JOURNEY} "
-                                 "WHERE stage IS NOT NULL GROUP BY stage"))
+    order = _stage_order(store, by)
     result = EmotionResult(by)
     for (_, g) in counts:
         if g is None:
@@ -367,5 +375,5 @@ def emotion_by(store, by: str = "stage", since=None, until=None,
         if n_all == 0:
             continue
         result.points.append({"group": g, "order": order.get(g), "emotion": emotion, "answers": n_all, **comp})
-    result.points.sort(key=lambda p: (p["order"] is None, p["order"] if p["order"] is not None else 0, str(p["group"])))
+    result.points.sort(key=lambda p: _sort_key(p["group"], order))
     return result
