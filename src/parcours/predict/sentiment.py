@@ -44,7 +44,7 @@ DOMAIN_EN = {
     "recommended": 1.5, "improvement": 1.4, "thx": 1.5, "realy": 0.0,
     # nouns of the trade a general lexicon reads as feelings ("support" as backing, "promised")
     "support": 0.0, "promised": 0.0, "polite": 1.8, "issue": -1.0, "issues": -1.0, "fix": 1.0,
-    "fixed": 1.2, "nobody": -1.0, "unable": -1.2,
+    "fixed": 1.2, "nobody": -1.0, "unable": -1.2, "number": 0.0, "works": 0.8, "worked": 0.8,
 }
 DOMAIN_FR = {
     # general words the French lexicon lacks or scores oddly ("cher": dear, not expensive)
@@ -77,7 +77,8 @@ DOMAIN_FR = {
     "vides": -0.8, "faux": -1.2, "fausse": -1.2, "serre": -0.6, "erreur": -1.4,
     # "prix" is a price here, not a prize; a "réduction" is a discount, not a loss
     "prix": 0.0, "reduction": 0.0, "jamais": -1.0, "decalage": -1.0, "impossible": -1.5,
-    "poli": 1.8, "polie": 1.8,
+    "poli": 1.8, "polie": 1.8, "ouvert": 0.0, "ouverte": 0.0, "soldes": 0.0, "correct": 0.8,
+    "correcte": 0.8, "corrects": 0.8, "correctes": 0.8, "fonctionne": 0.8,
 }
 
 #: fixed phrases (folded), replaced by a marker word of this valence before scoring.
@@ -110,7 +111,8 @@ PHRASES = {
            "coup de coeur": 2.2, "plus cher": -1.4, "trop cher": -1.8, "le vaut": 1.6,
            "vaut le coup": 1.8, "rien recu": -1.8, "avis de passage": -1.2, "personne ne": -1.2,
            "personne n'a": -1.2, "personne pour": -1.0, "de nouveau disponible": 1.4,
-           "regle mon probleme": 2.0, "resolu mon probleme": 2.0, "toujours pas": -1.2},
+           "regle mon probleme": 2.0, "resolu mon probleme": 2.0, "toujours pas": -1.2,
+           "plus jamais": -2.0},
 }
 
 #: contrast words: the clause after one weighs ``CONTRAST_AFTER`` times the clause before it
