@@ -683,6 +683,7 @@ def attribution(
     lookback: str = typer.Option("30d", "--lookback", help="Touches at most this long before the conversion: 30d, 12h."),
     order: int = typer.Option(1, "--order", help="Markov chain order: a state is the last N touches."),
     half_life: str = typer.Option("7d", "--half-life", help="Half-life of the time_decay model."),
+    segment: Optional[str] = SegmentOpt,
     as_json: bool = JsonOpt,
     lang: Optional[str] = LangOpt,
 ):
@@ -690,7 +691,7 @@ def attribution(
     from .analysis.attribution import attribution as run_attribution
 
     lang = lang or lang_default()
-    with _open(directory) as ws:
+    with _open(directory) as ws, ws.segment_scope(segment):
         result = run_attribution(ws.store, conversion=conversion, touch=touch, model=model, lookback=lookback,
                                  order=order, half_life=half_life)
     _show_localised(result, as_json, lang, t("attribution.title", lang, model=model, touch=touch,
@@ -733,6 +734,7 @@ def clv(
     horizon: int = typer.Option(52, "--horizon", help="Predict over this many units."),
     margin: float = typer.Option(1.0, "--margin", help="Share of a purchase's value that is margin."),
     discount_rate: Optional[float] = typer.Option(None, "--discount-rate", help="Discount rate per unit (none: undiscounted)."),
+    segment: Optional[str] = SegmentOpt,
     as_json: bool = JsonOpt,
     lang: Optional[str] = LangOpt,
 ):
@@ -740,7 +742,7 @@ def clv(
     from .analysis.clv import clv as run_clv
 
     lang = lang or lang_default()
-    with _open(directory) as ws:
+    with _open(directory) as ws, ws.segment_scope(segment):
         result = run_clv(ws.store, purchase_event=purchase_event, calibration_end=calibration_end, unit=unit,
                          horizon=horizon, margin=margin, discount_rate=discount_rate)
 
@@ -971,13 +973,14 @@ def feedback_(
     until: Optional[str] = typer.Option(None, "--until", help="Only answers before this date."),
     period: Optional[str] = typer.Option(None, "--period", help="Trend per day, week or month."),
     no_text: bool = typer.Option(False, "--no-text", help="Skip verbatim sentiment and themes."),
+    segment: Optional[str] = SegmentOpt,
     as_json: bool = JsonOpt,
     lang: Optional[str] = LangOpt,
 ):
     """NPS with its confidence interval, CSAT, CES, emotion, verbatim sentiment and themes."""
     from .analysis.feedback import feedback as run_feedback
 
-    with _open(directory, read_only=True) as ws:
+    with _open(directory, read_only=True) as ws, ws.segment_scope(segment):
         result = run_feedback(ws.store, by=by, since=since, until=until, period=period,
                               text_scores=None if no_text else "model")
     if as_json:
