@@ -79,6 +79,8 @@ def test_language_column_first_then_guess():
     assert detect_language("The parcel never arrived and nobody answers") == "en"
     assert detect_language("Le colis n'est jamais arrivé et personne ne répond") == "fr"
     assert detect_language("") == "fr" and detect_language("", default="en") == "en"
+    # no stop word: the lexicons decide
+    assert MODEL.score("Terrible support").language == "en" and MODEL.score("Livraison parfaite").language == "fr"
     assert fold("Élève À L'ŒUVRE") == "eleve a l'oeuvre"
 
 

@@ -44,7 +44,7 @@ DOMAIN_EN = {
     "recommended": 1.5, "improvement": 1.4, "thx": 1.5, "realy": 0.0,
     # nouns of the trade a general lexicon reads as feelings ("support" as backing, "promised")
     "support": 0.0, "promised": 0.0, "polite": 1.8, "issue": -1.0, "issues": -1.0, "fix": 1.0,
-    "fixed": 1.2, "nobody": -1.0, "unable": -1.2, "number": 0.0, "works": 0.8, "worked": 0.8,
+    "fixed": 1.2, "nobody": -1.0, "unable": -1.2, "number": 0.0, "works": 0.8, "worked": 0.8, "unreachable": -1.6,
 }
 DOMAIN_FR = {
     # general words the French lexicon lacks or scores oddly ("cher": dear, not expensive)
@@ -78,7 +78,8 @@ DOMAIN_FR = {
     # "prix" is a price here, not a prize; a "réduction" is a discount, not a loss
     "prix": 0.0, "reduction": 0.0, "jamais": -1.0, "decalage": -1.0, "impossible": -1.5,
     "poli": 1.8, "polie": 1.8, "ouvert": 0.0, "ouverte": 0.0, "soldes": 0.0, "correct": 0.8,
-    "correcte": 0.8, "corrects": 0.8, "correctes": 0.8, "fonctionne": 0.8,
+    "correcte": 0.8, "corrects": 0.8, "correctes": 0.8, "fonctionne": 0.8, "injoignable": -1.8,
+    "injoignables": -1.8,
 }
 
 #: fixed phrases (folded), replaced by a marker word of this valence before scoring.
@@ -201,6 +202,15 @@ def _clause_score(analyzer, clause: str) -> float:
     return sum(scores) / len(scores) if scores else 0.0
 
 
+def _lexicon_language(text: str) -> str:
+    """When stop words do not tell: the language whose lexicon knows more of the words (fr on a tie)."""
+    ws = fold(text).split()
+    analyzers = _analyzers()
+    en = sum(w.strip(".,;:!?") in analyzers["en"].lexicon for w in ws)
+    fr = sum(w.strip(".,;:!?") in analyzers["fr"].lexicon for w in ws)
+    return "en" if en > fr else "fr"
+
+
 @functools.lru_cache(maxsize=65_536)
 def _raw_score(text: str, lang: str) -> float:
     """The score of one text; cached because survey exports repeat the same answers a lot."""
@@ -224,7 +234,7 @@ class SentimentModel:
         self.threshold = threshold
 
     def score(self, text: str, language: str | None = None) -> Sentiment:
-        lang = language_of(language, text)
+        lang = language_of(language, text, tie=_lexicon_language)
         score = _raw_score(text, lang)
         return Sentiment(self.label(score), score, lang)
 

@@ -47,10 +47,12 @@ def detect_language(text: str, default: str = "fr") -> str:
     return "fr" if fr > en else "en"
 
 
-def language_of(value: str | None, text: str) -> str:
-    """The feedback's language column when it names fr or en (``fr-FR`` too), else a guess."""
+def language_of(value: str | None, text: str, tie=None) -> str:
+    """The feedback's language column when it names fr or en (``fr-FR`` too), else a guess;
+    ``tie(text)`` decides when the stop words do not (default: fr)."""
     if value:
         code = value.strip().lower()[:2]
         if code in LANGUAGES:
             return code
-    return detect_language(text)
+    guess = detect_language(text, default="")
+    return guess or (tie(text) if tie else "fr")
