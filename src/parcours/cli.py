@@ -263,7 +263,7 @@ def funnel(
     order: str = typer.Option("ordered", "--order", help="ordered, strict or unordered."),
     exclude: List[str] = typer.Option([], "--exclude", help="NAME:FROM:TO, steps numbered from 0 (repeatable)."),
     per: str = typer.Option("customer", "--per", help="customer or account (B2B)."),
-    by: Optional[str] = typer.Option(None, "--by", help="Breakdown: channel, touchpoint, or a customer attribute."),
+    by: Optional[str] = typer.Option(None, "--by", help="Breakdown: channel, touchpoint, attributes.NAME, or segments (each saved segment)."),
     attribution: str = typer.Option("first_touch", "--attribution", help="first_touch, last_touch or step:N."),
     since: Optional[str] = typer.Option(None, "--since", help="Only attempts starting on or after this date."),
     until: Optional[str] = typer.Option(None, "--until", help="Only attempts starting before this date."),
@@ -274,10 +274,17 @@ def funnel(
     """Conversion through ordered steps, with time to convert and breakdowns."""
     from .analysis.funnel import funnel as run_funnel
 
+    _no_scope_with_segments(by, segment)
     with _open(directory) as ws, ws.segment_scope(segment):
         steps = [parse_step_text(s) for s in step] or (ws.model.stage_ids if stages else [])
-        result = run_funnel(ws.store, steps, window=window, order=order, exclude=exclude, per=per, by=by,
-                            since=since, until=until, stages=stages, attribution=attribution)
+        kw = dict(window=window, order=order, exclude=exclude, per=per, since=since, until=until, stages=stages,
+                  attribution=attribution)
+        if by == "segments":
+            from .analysis.segments import funnel_by_segments
+
+            result = funnel_by_segments(ws.store, steps=steps, **kw)
+        else:
+            result = run_funnel(ws.store, steps, by=by, **kw)
     show(result, as_json)
 
 
@@ -326,7 +333,7 @@ def retention(
 @handle_errors
 def kpis(
     directory: Path = typer.Argument(..., help="Workspace folder."),
-    by: Optional[str] = typer.Option(None, "--by", help="channel (first touch) or attributes.NAME."),
+    by: Optional[str] = typer.Option(None, "--by", help="channel (first touch), attributes.NAME, or segments (each saved segment)."),
     since: Optional[str] = typer.Option(None, "--since", help="Only events on or after this date."),
     until: Optional[str] = typer.Option(None, "--until", help="Only events before this date."),
     window: Optional[str] = typer.Option(None, "--window", help="Conversion window (default: journey.yaml's)."),
@@ -337,9 +344,15 @@ def kpis(
     """Success indicators per stage of the journey model, against their targets."""
     from .analysis.kpis import stage_kpis
 
+    _no_scope_with_segments(by, segment)
     with _open(directory) as ws, ws.segment_scope(segment):
-        result = stage_kpis(ws.store, ws.model, by=by, since=since, until=until, conversion_window=window,
-                            lang=lang or lang_default())
+        kw = dict(since=since, until=until, conversion_window=window, lang=lang or lang_default())
+        if by == "segments":
+            from .analysis.segments import kpis_by_segments
+
+            result = kpis_by_segments(ws.store, ws.model, **kw)
+        else:
+            result = stage_kpis(ws.store, ws.model, by=by, **kw)
     if as_json:
         print_json(result.to_dict())
         return
@@ -574,6 +587,14 @@ def compare(
 
 def _num(v):
     return None if v is None or (isinstance(v, float) and v != v) else v
+
+
+def _no_scope_with_segments(by: str | None, segment: str | None) -> None:
+    """``--by segments`` runs once per saved segment: it cannot also be inside one."""
+    from .errors import ConfigError
+
+    if by == "segments" and segment is not None:
+        raise ConfigError("--by segments and --segment cannot be combined: compare segments with parcours compare")
 
 
 @app.command()

@@ -33,7 +33,8 @@ from ._common import JOURNEY, as_time, json_ready, parse_duration
 __all__ = [
     "Rule", "parse_rule", "SegmentInfo", "SegmentList", "SegmentMembers", "normalise",
     "members_sql", "save_segment", "save_clusters", "update_segment", "list_segments",
-    "segment_members", "drop_segment", "segment_scope", "KINDS",
+    "segment_members", "drop_segment", "segment_scope", "KINDS", "by_segments", "funnel_by_segments",
+    "kpis_by_segments",
 ]
 
 KINDS = ("rules", "rfm", "cluster")
@@ -383,3 +384,40 @@ def segment_scope(store, name: str | None) -> Iterator:
     _get(store, name)
     with store.scoped("SELECT person_id FROM segment_members WHERE name = ?", [name]):
         yield store
+
+
+# -- breakdown by saved segments -----------------------------------------------------------------
+def by_segments(store, run, names: list[str] | None = None) -> list[tuple[str, Any]]:
+    """``run()`` once inside each saved segment's scope (all of them by default, by name).
+
+    A person in several segments counts in each, so this is a list of scoped results rather
+    than a breakdown column (one value per person)."""
+    names = list_segments(store).names() if names is None else names
+    if not names:
+        raise AnalysisError("no segment is saved yet: add one with `parcours segment add`")
+    out = []
+    for name in names:
+        with segment_scope(store, name):
+            out.append((name, run()))
+    return out
+
+
+def funnel_by_segments(store, names: list[str] | None = None, **kw):
+    """The funnel of everyone, with one breakdown entry per saved segment (value = its name)."""
+    from .funnel import FunnelBreakdown, funnel
+
+    result = funnel(store, **kw)
+    for name, part in by_segments(store, lambda: funnel(store, **kw), names):
+        result.breakdown.append(FunnelBreakdown(name, part.steps))
+    return result
+
+
+def kpis_by_segments(store, model, names: list[str] | None = None, **kw):
+    """The stage KPIs of everyone, with one breakdown group per saved segment (its name)."""
+    from .kpis import stage_kpis
+
+    result = stage_kpis(store, model, **kw)
+    result.by = "segments"
+    for name, part in by_segments(store, lambda: stage_kpis(store, model, **kw), names):
+        result.breakdown.append({"group": name, "stages": part.stages})
+    return result
