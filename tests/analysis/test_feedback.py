@@ -110,7 +110,8 @@ def ref_period(ts: dt.datetime, period: str) -> str:
     return d.isoformat()
 
 
-def reference(rows, by=None, since=None, until=None, period=None, events=(), customers=None):
+def reference(rows, by=None, since=None, until=None, period=None, events=(), customers=None, texts=None):
+    """The whole result; ``texts`` (feedback_id -> score) adds the text measures."""
     rows = [r for r in rows if (since is None or r["timestamp"] >= since) and (until is None or r["timestamp"] < until)]
     customers = customers or {}
     key = (lambda r: ref_group(r, by, events, customers)) if by else (lambda r: None)
@@ -118,14 +119,21 @@ def reference(rows, by=None, since=None, until=None, period=None, events=(), cus
         if by == "stage":
             return (g is None, STAGES.index(g) if g is not None else 0)
         return (g is None, "" if g is None else str(g))
-    out = {"by": by, "period": period, "overall": ref_measures(rows), "groups": [], "trend": [], "verbatims": None}
+    def measures(sub):
+        if texts is None:
+            return ref_measures(sub)
+        scored = [max(-1.0, min(1.0, texts[r["feedback_id"]])) for r in sub
+                  if r.get("text") and texts.get(r["feedback_id"]) is not None]
+        return ref_measures(sub, scored)
+
+    out = {"by": by, "period": period, "overall": measures(rows), "groups": [], "trend": [], "verbatims": None}
     if by:
         for g in sorted({key(r) for r in rows}, key=sk):
-            out["groups"].append({"group": g, **ref_measures([r for r in rows if key(r) == g])})
+            out["groups"].append({"group": g, **measures([r for r in rows if key(r) == g])})
     if period:
         cells = sorted({(ref_period(r["timestamp"], period), key(r)) for r in rows}, key=lambda c: (c[0], sk(c[1])))
         for p, g in cells:
-            m = ref_measures([r for r in rows if ref_period(r["timestamp"], period) == p and key(r) == g])
+            m = measures([r for r in rows if ref_period(r["timestamp"], period) == p and key(r) == g])
             out["trend"].append({"period": p, **({"group": g} if by else {}), **m})
     return out
 
@@ -186,6 +194,19 @@ def test_groups_equal_direct_counting(shared_store, rows, by, period, attrs):
     load_customers(shared_store, [{"customer_id": c, "attributes": a} for c, a in attrs.items()])
     got = feedback(shared_store, by=by, period=period, text_scores=None).to_dict()
     assert rounded(got) == rounded(reference(rows, by=by, period=period, customers=attrs))
+
+
+@settings(max_examples=60, deadline=None)
+@given(answers, st.sampled_from([None, "channel", "touchpoint"]), st.sampled_from([None, "week"]),
+       st.dictionaries(st.sampled_from([f"f{i}" for i in range(30)]), st.one_of(st.none(), st.floats(-2, 2))))
+def test_text_scores_equal_reference(shared_store, rows, by, period, scores):
+    rows = [{**r, "feedback_id": f"f{i}", "text": "t" if i % 3 else ""} for i, r in enumerate(rows)]
+    load_feedback(shared_store, rows)
+    got = feedback(shared_store, by=by, period=period, text_scores=scores).to_dict()
+    want = reference(rows, by=by, period=period, texts=scores)
+    assert got.pop("verbatims")["n"] == want["overall"]["text"]["n"]
+    want.pop("verbatims")
+    assert rounded(got) == rounded(want)
 
 
 @settings(max_examples=80, deadline=None)

@@ -119,3 +119,20 @@ def test_theme_summary():
     assert d["examples"] == [{"text": "Delivery was fast", "score": 0.7}]  # mean >= 0: most positive
     assert out["price"]["examples"] == [{"text": "Prix trop élevé", "score": -0.4}]
     assert summarise_themes([], [], []) == []
+
+
+def test_works_offline(monkeypatch):
+    # the lexicons are read from the installed wheels: loading and scoring open no connection
+    import socket
+
+    from parcours.predict import sentiment
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the sentiment model tried to reach the network")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket, "create_connection", refuse)
+    sentiment._analyzers.cache_clear()
+    sentiment._raw_score.cache_clear()
+    assert SentimentModel().score("Livraison rapide, merci !", "fr").label == "positive"
+    assert SentimentModel().score("Refund still missing.", "en").label == "negative"
