@@ -60,6 +60,8 @@ def test_theme_precision_recall_floors(labelled):
     ("A bit expensive, but the quality is excellent.", "en", "positive"),
     ("No problem at all, thanks.", "en", "positive"),
     ("Where is my parcel?", "en", "neutral"),
+    ("My order has not arrived yet and nobody answers.", "en", "negative"),
+    ("Terrible delivery, not arrived yet", "en", "negative"),
     ("Colis livré en retard, je suis déçu.", "fr", "negative"),
     ("Je ne suis pas satisfait du service client.", "fr", "negative"),
     ("Rien à redire, livraison rapide.", "fr", "positive"),

@@ -221,8 +221,9 @@ def _raw_score(text: str, lang: str) -> float:
         folded = _SARCASM.sub("", folded)
     total = weight = 0.0
     for clause, w in _clauses(folded, lang):
-        total += w * _clause_score(analyzer, clause)
-        weight += w
+        if re.search(r"[a-z0-9]", clause):  # "... not arrived yet." leaves an empty last clause
+            total += w * _clause_score(analyzer, clause)
+            weight += w
     score = max(-1.0, min(1.0, total / weight)) if weight else 0.0
     return -score if flip else score
 
