@@ -30,7 +30,8 @@ order, other groups by name.
 Trends (``period``): the same measures per calendar period in UTC (day; ISO week from
 Monday; month) and, with ``by``, per group.
 
-Emotion (:func:`emotion_by`): every scored answer is mapped to [−1, 1] — NPS promoter +1,
+Emotion (``emotion`` in every summary; per stage or touchpoint, in the journey's order, by
+:func:`emotion_by` for the map's emotion curve): every scored answer is mapped to [−1, 1] — NPS promoter +1,
 passive 0, detractor −1 (so the mean is NPS / 100); CSAT and review ``(s − 3) / 2``; CES
 ``(4 − s) / 3`` (1 = no effort = +1, 7 = −1) — and the emotion of a stage (or touchpoint)
 is the mean over all its answers, so each kind weighs by its number of answers.
