@@ -51,6 +51,13 @@ def test_segment_commands_and_compare(tmp_path):
     kpis = json.loads(run("kpis", d, "--segment", "b2b", "--json").output)
     assert max(s["reach"] for s in kpis["stages"]) == 10
     assert json.loads(run("retention", d, "--segment", "b2b", "--json").output) is not None
+    by = json.loads(run("funnel", d, "-s", "product_view", "-s", "purchase", "--by", "segments", "--json").output)
+    assert [s["count"] for s in by["steps"]] == [30, 15]
+    groups = {g["value"]: [s["count"] for s in g["steps"]] for g in by["breakdown"]}
+    assert groups["b2b"] == [10, 5] and groups["b2c"] == [20, 10] and set(groups) == {"b2b", "b2c", "top", "cl-1", "cl-2"}
+    by = json.loads(run("kpis", d, "--by", "segments", "--json").output)
+    assert {g["group"]: max(s["reach"] for s in g["stages"]) for g in by["breakdown"]}["b2c"] == 20
+    assert "cannot be combined" in run("kpis", d, "--by", "segments", "--segment", "b2b", code=2).output
 
     out = json.loads(run("compare", d, "--segment", "b2b", "--segment", "b2c", "-s", "product_view", "-s",
                          "purchase", "--json").output)
