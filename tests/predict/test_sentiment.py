@@ -31,26 +31,28 @@ def test_the_labelled_set_is_big_varied_and_bilingual():
     assert len({r["text"] for r in rows}) == len(rows)
     ids = {t.id for t in THEMES}
     assert all(t in ids for r in rows for t in r["themes"].split(";") if t)
-    assert {r["split"] for r in rows} == {"tune", "holdout"}
+    assert {r["split"] for r in rows} == {"tune", "holdout", "fresh"}
 
 
 def test_sentiment_accuracy_floors(labelled):
-    # measured (bench/bench_sentiment.py): all 0.87, holdout 0.79, fr 0.88, en 0.86, macro-F1 0.85;
-    # plain VADER without the domain lexicon: 0.62. Floors a few points below, so regressions fail.
+    # measured (bench/bench_sentiment.py): all 0.81, fr 0.83, en 0.80, macro-F1 0.80; holdout
+    # 0.79, fresh 0.63; plain VADER without the domain lexicon: 0.60 (fresh 0.53). Floors a few
+    # points below, so regressions fail.
     rows, predicted = labelled
     overall = sentiment_report(rows, predicted)
-    assert overall["accuracy"] >= 0.82
-    assert overall["accuracy_fr"] >= 0.80 and overall["accuracy_en"] >= 0.80
-    assert overall["macro_f1"] >= 0.80
-    holdout = [(r, p) for r, p in zip(rows, predicted) if r["split"] == "holdout"]
-    assert sentiment_report([r for r, _ in holdout], [p for _, p in holdout])["accuracy"] >= 0.74
+    assert overall["accuracy"] >= 0.78
+    assert overall["accuracy_fr"] >= 0.76 and overall["accuracy_en"] >= 0.76
+    assert overall["macro_f1"] >= 0.76
+    for split, floor in (("holdout", 0.74), ("fresh", 0.55)):
+        sub = [(r, p) for r, p in zip(rows, predicted) if r["split"] == split]
+        assert sentiment_report([r for r, _ in sub], [p for _, p in sub])["accuracy"] >= floor
 
 
 def test_theme_precision_recall_floors(labelled):
-    # measured: micro precision 0.81, recall 0.94 over all sentences
+    # measured: micro precision 0.77, recall 0.89 over all sentences
     rows, _ = labelled
     micro = theme_report(rows, [themes_of(r["text"]) for r in rows])["micro"]
-    assert micro["precision"] >= 0.75 and micro["recall"] >= 0.88
+    assert micro["precision"] >= 0.72 and micro["recall"] >= 0.83
 
 
 @pytest.mark.parametrize("text, lang, label", [
