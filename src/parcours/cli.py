@@ -1063,6 +1063,78 @@ def _print_feedback(result, lang: str) -> None:
         console.print(table)
 
 
+@app.command()
+@handle_errors
+def painpoints(
+    directory: Path = typer.Argument(..., help="Workspace folder."),
+    fdr: float = typer.Option(0.01, "--fdr", help="False discovery rate over all places tested."),
+    since: Optional[str] = typer.Option(None, "--since", help="Only events on or after this date."),
+    until: Optional[str] = typer.Option(None, "--until", help="Only events before this date."),
+    segment: Optional[str] = SegmentOpt,
+    as_json: bool = JsonOpt,
+    lang: Optional[str] = LangOpt,
+):
+    """Frictions with evidence, period, impact, verbatims and actions, costliest first."""
+    from .analysis.painpoints import painpoints as run_painpoints
+
+    with _open(directory) as ws, ws.segment_scope(segment):
+        result = run_painpoints(ws.store, fdr=fdr, since=since, until=until)
+    if as_json:
+        print_json(result.to_dict())
+        return
+    _print_painpoints(result, lang or lang_default())
+
+
+def _print_painpoints(result, lang: str) -> None:
+    """One block per pain point: what and where, the evidence, the cost, a verbatim, actions."""
+    if not result.painpoints:
+        console.print(t("painpoints.none", lang, tested=result.tested, fdr=result.fdr))
+        return
+    console.print(f"[bold]{t('painpoints.title', lang)}[/]")
+    for i, p in enumerate(result.painpoints, 1):
+        where = " · ".join(str(v) for v in p.place.values() if v is not None)
+        when = t("painpoints.always", lang) if p.start is None else f"{p.start} → {p.end}"
+        e, imp = p.evidence, p.impact
+        metric = e.get("metric_fr") if lang == "fr" else e.get("metric")
+        console.print(f"\n[bold]{i}. {p.label(lang)}[/] — {where} — {when}", highlight=False)
+        console.print(f"   {metric} : {_fmt(e.get('value'))} / {_fmt(e.get('baseline'))} "
+                      f"(p={e['p_value']:.1g}, q={e['q_value']:.1g}, n={e.get('n')})", highlight=False)
+        console.print(f"   {t('col.lost_per_month', lang)} : {_fmt(imp.get('lost_conversions_per_month'))} ; "
+                      f"{t('col.revenue_per_month', lang)} : {_fmt(imp.get('lost_revenue_per_month'))}", highlight=False)
+        for v in p.verbatims[:1]:
+            console.print(f"   « {v} »", highlight=False)
+        for a in p.actions[:2]:
+            console.print(f"   → {a[lang]}", highlight=False)
+
+
+@app.command()
+@handle_errors
+def moments(
+    directory: Path = typer.Argument(..., help="Workspace folder."),
+    min_exposed: int = typer.Option(30, "--min-exposed", help="Only touchpoints met by at least this many people."),
+    segment: Optional[str] = SegmentOpt,
+    as_json: bool = JsonOpt,
+    lang: Optional[str] = LangOpt,
+):
+    """Moments of truth: touchpoints whose presence changes conversion most, adjusted for progress."""
+    from .analysis.moments import moments_of_truth
+
+    with _open(directory) as ws, ws.segment_scope(segment):
+        result = moments_of_truth(ws.store, min_exposed=min_exposed)
+    if as_json:
+        print_json(result.to_dict())
+        return
+    lang = lang or lang_default()
+    table = Table(title=t("moments.title", lang))
+    for key in ("col.touchpoint", "col.channel", "col.stage", "col.exposed", "moments.effect", "col.interval",
+                "col.crude", "moments.significant"):
+        table.add_column(t(key, lang), justify="left" if key in ("col.touchpoint", "col.channel", "col.stage") else "right")
+    for m in result.moments:
+        table.add_row(m.touchpoint, m.channel or "", m.stage or "", f"{m.exposed:,}", f"{m.effect:+.3f}",
+                      f"[{m.low:+.3f}, {m.high:+.3f}]", f"{m.crude:+.3f}", "✔" if m.significant else "")
+    console.print(table)
+
+
 def main() -> None:  # pragma: no cover - entry point
     app()
 

@@ -66,9 +66,10 @@ def _place(stage=None, event=None, touchpoint=None, channel=None, segment=None) 
     return {"stage": stage, "event": event, "touchpoint": touchpoint, "channel": channel, "segment": segment}
 
 
-def _rate_evidence(metric: str, test: RateTest, test_name: str = "two-proportion z (one-sided)") -> dict:
+def _rate_evidence(metric: tuple[str, str], test: RateTest, test_name: str = "two-proportion z (one-sided)") -> dict:
+    """The evidence of a rate comparison; ``metric`` is (English, French)."""
     lo, hi = test.interval()
-    return {"metric": metric, "value": test.rate, "baseline": test.baseline, "effect": test.difference,
+    return {"metric": metric[0], "metric_fr": metric[1], "value": test.rate, "baseline": test.baseline, "effect": test.difference,
             "interval": [lo, hi], "test": test_name, "n": test.n1, "n_baseline": test.n0}
 
 
@@ -171,7 +172,7 @@ def step_exits(jf: JourneyFrame, st: Steps, floors: Floors) -> list[Candidate]:
             downstream = float(went_on.converted_after.mean()) if len(went_on) else 0.0
             months = jf.window_months(start, end)
             lost = max(test.difference, 0.0) * test.n1 * downstream / months
-            ev = _rate_evidence("exit rate at the step", test)
+            ev = _rate_evidence(("exit rate at the step", "taux de sortie à l'étape"), test)
             if windows:
                 ev["test"] = f"two-proportion z, scan of {windows} windows of weeks (Bonferroni)"
                 ev["baseline_is"] = "the same place in the other weeks"
@@ -235,7 +236,7 @@ def long_checkout(jf: JourneyFrame, st: Steps, floors: Floors) -> list[Candidate
         log_p_steps, common = shift_test(a, b)
         left = rate_test((~done[m]).sum(), m.sum(), (~done[~m]).sum(), (~m).sum())
         extra = float(a.mean() - b.mean())
-        ev = _rate_evidence("checkout abandonment (no conversion after the stage's steps)", left)
+        ev = _rate_evidence(("checkout abandonment (no conversion after the stage's steps)", "abandon du tunnel (pas de conversion après ses étapes)"), left)
         ev.update({"steps_per_checkout": float(a.mean()), "steps_baseline": float(b.mean()),
                    "extra_steps": extra, "steps_test": "Mann-Whitney (one-sided)",
                    "steps_p_value": float(np.exp(log_p_steps)), "affected_customers": int(m.sum())})
@@ -283,7 +284,7 @@ def superfluous_steps(jf: JourneyFrame, st: Steps, floors: Floors) -> list[Candi
         d, log_p_eq, _ = equivalence_test(k1, n1, k0, n0, floors.equivalence_margin)
         share = n1 / (n1 + n0)
         se_d = np.sqrt(max((k1 / n1) * (1 - k1 / n1) / n1 + (k0 / n0) * (1 - k0 / n0) / n0, 1e-12))
-        ev = {"metric": f"conversion after {p}: passing the step vs not", "value": k1 / n1,
+        ev = {"metric": f"conversion after {p}: passing the step vs not", "metric_fr": f"conversion après {p} : en passant par l'étape ou non", "value": k1 / n1,
               "baseline": k0 / n0, "effect": d, "interval": [d - 1.96 * se_d, d + 1.96 * se_d],
               "test": f"TOST equivalence within ±{floors.equivalence_margin:.0%}", "n": n1,
               "n_baseline": n0, "pass_share": share, "after": p, "affected_customers": n1}
@@ -326,7 +327,7 @@ def audience_mismatch(jf: JourneyFrame, st: Steps, floors: Floors) -> list[Candi
         share = m.sum() / total
         ok = (share >= floors.traffic_share and -t.difference >= floors.conversion_difference
               and t.rate <= floors.conversion_ratio * t.baseline)
-        e = _rate_evidence(f"people first reached at {start_stage} who go on to a later stage", t)
+        e = _rate_evidence((f"people first reached at {start_stage} who go on to a later stage", f"personnes arrivées en {start_stage} qui vont plus loin"), t)
         e.update({"traffic_share": share, "conversion": float(converted[m].mean()),
                   "conversion_baseline": float(converted[~m].mean()),
                   "baseline_is": "people first reached on other channels", "affected_customers": int(m.sum())})
@@ -340,20 +341,25 @@ def audience_mismatch(jf: JourneyFrame, st: Steps, floors: Floors) -> list[Candi
 
 def loop_counts(jf: JourneyFrame, loop_min: int) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Per (pair of touchpoints, channel): people with an X, Y, X pass (n), with ``loop_min``+
-    of them (loops); and the per-person counts behind it."""
+    of them (loops); and the per-person counts behind it (``group`` numbers the pairs)."""
     ev = jf.events
     pid = ev.pid.to_numpy()
     names = np.asarray(ev.touchpoint.cat.categories, dtype=object)
+    channels = np.append(np.asarray(ev.channel.cat.categories, dtype=object), "")
     tp = ev.touchpoint.cat.codes.to_numpy().astype(np.int64)  # -1: no touchpoint
     p1, p2 = shifted(tp, pid, 1, -1), shifted(tp, pid, 2, -1)
     trip = (tp >= 0) & (p1 >= 0) & (tp == p2) & (tp != p1)
-    a, b = tp[trip], p1[trip]
-    t = pd.DataFrame({"pid": pid[trip], "a": names[np.minimum(a, b)], "b": names[np.maximum(a, b)],
-                      "channel": ev.channel.astype(object).to_numpy()[trip]}).fillna({"channel": ""})
-    per = t.groupby(["pid", "a", "b", "channel"]).size().rename("k").reset_index()
+    ch = ev.channel.cat.codes.to_numpy().astype(np.int64)[trip]
+    t = pd.DataFrame({"pid": pid[trip], "a": np.minimum(tp[trip], p1[trip]), "b": np.maximum(tp[trip], p1[trip]),
+                      "c": np.where(ch < 0, len(channels) - 1, ch)})
+    per = t.groupby(["pid", "a", "b", "c"]).size().rename("k").reset_index()
     per["loop"] = per.k >= loop_min
-    pairs = per.groupby(["a", "b", "channel"]).agg(n=("loop", "size"), loops=("loop", "sum")).reset_index()
-    return pairs, per
+    per["group"] = per.groupby(["a", "b", "c"]).ngroup()
+    pairs = per.groupby("group").agg(a=("a", "first"), b=("b", "first"), c=("c", "first"),
+                                     n=("loop", "size"), loops=("loop", "sum")).reset_index()
+    pairs["a"], pairs["b"] = names[pairs.a.to_numpy()], names[pairs.b.to_numpy()]
+    pairs["channel"] = channels[pairs.c.to_numpy()]
+    return pairs.drop(columns="c"), per
 
 
 def loops(jf: JourneyFrame, st: Steps, floors: Floors) -> list[Candidate]:
@@ -363,6 +369,8 @@ def loops(jf: JourneyFrame, st: Steps, floors: Floors) -> list[Candidate]:
     if len(ev) < 3:
         return out
     pairs, per = loop_counts(jf, floors.loop_min)
+    per["converted"] = np.isin(per.pid.to_numpy(), st.converted_at.index.to_numpy())
+    conv = per.groupby(["group", "loop"]).converted.mean()
     by_channel = pairs.groupby("channel")[["n", "loops"]].sum()
     visitors = ev.groupby(ev.touchpoint.astype(object)).pid.nunique()
     for r in pairs.itertuples(index=False):
@@ -373,23 +381,23 @@ def loops(jf: JourneyFrame, st: Steps, floors: Floors) -> list[Candidate]:
         place_tp, other = (r.a, r.b) if visitors.get(r.a, 0) <= visitors.get(r.b, 0) else (r.b, r.a)
         ok = test.difference >= floors.loop_difference and (
             test.baseline == 0 or test.rate / test.baseline >= 2)
-        e = _rate_evidence(f"share of people going back and forth {floors.loop_min}+ times", test)
+        e = _rate_evidence((f"share of people going back and forth {floors.loop_min}+ times",
+                            f"part des personnes qui font {floors.loop_min} allers-retours ou plus"), test)
         e.update({"with": other, "baseline_is": "other pairs of touchpoints on the channel",
                   "affected_customers": int(r.loops)})
-        in_pair = per[(per.a == r.a) & (per.b == r.b) & (per.channel == r.channel)]
-        looped = in_pair.pid[in_pair.loop].to_numpy()
-        conv = np.isin(in_pair.pid.to_numpy(), st.converted_at.index.to_numpy())
-        lp = in_pair.loop.to_numpy()
-        drop = (conv[~lp].mean() - conv[lp].mean()) if lp.any() and (~lp).any() else 0.0
-        e["conversion_loopers"] = float(conv[lp].mean()) if lp.any() else None
-        e["conversion_others_in_pair"] = float(conv[~lp].mean()) if (~lp).any() else None
-        lost = max(drop, 0.0) * lp.sum() / jf.months
-        stage = _mode(ev.stage[ev.touchpoint.astype(object) == place_tp].astype(object))
+        c_loop, c_other = conv.get((r.group, True)), conv.get((r.group, False))
+        e["conversion_loopers"], e["conversion_others_in_pair"] = c_loop, c_other
+        drop = (c_other - c_loop) if c_loop is not None and c_other is not None else 0.0
+        lost = max(drop, 0.0) * r.loops / jf.months
+        stage = _mode(ev.stage[ev.touchpoint.astype(object) == place_tp].astype(object)) if ok else None
+
+        def who(group=r.group):
+            return per.pid[(per.group == group) & per.loop].to_numpy()
+
         out.append(Candidate("loop", _place(stage=stage, touchpoint=place_tp, channel=r.channel or None),
                              test.log_p, ok, e,
-                             {"affected_per_month": lp.sum() / jf.months, "lost_conversions_per_month": lost,
-                              "lost_revenue_per_month": lost * st.order_value},
-                             who=lambda looped=looped: looped))
+                             {"affected_per_month": r.loops / jf.months, "lost_conversions_per_month": lost,
+                              "lost_revenue_per_month": lost * st.order_value}, who=who))
     return out
 
 
@@ -424,8 +432,8 @@ def silos(jf: JourneyFrame, st: Steps, floors: Floors, contacts=("support_contac
         if m.sum() < MIN_N or (~m).sum() < MIN_N:
             continue
         t = rate_test(rep[m].sum(), m.sum(), rep[~m].sum(), (~m).sum())
-        e = _rate_evidence(f"contacts followed within {floors.silo_window_days:g} days by a new contact "
-                           "on the same matter", t)
+        e = _rate_evidence((f"contacts followed within {floors.silo_window_days:g} days by a new contact on the same matter",
+                            f"contacts suivis sous {floors.silo_window_days:g} jours d'un nouveau contact sur le même sujet"), t)
         e.update({"baseline_is": "contacts started on other channels", "affected_customers": int(
             starts.pid[m & rep].nunique())})
         stage = _mode(starts.stage[m].astype(object))
@@ -461,7 +469,7 @@ def price_inconsistency(jf: JourneyFrame, st: Steps, floors: Floors) -> list[Can
         bad = set(both.index[differ])
         buyers = pe[(pe.channel == c) & pe["product"].isin(bad) & pe.event.isin(jf.conversions)]
         pids = buyers.pid.unique()
-        e = {"metric": "share of products priced differently from the other channels", "value": k / n,
+        e = {"metric": "share of products priced differently from the other channels", "metric_fr": "part des produits à un autre prix que sur les autres canaux", "value": k / n,
              "baseline": floors.price_gap, "effect": k / n - floors.price_gap,
              "interval": list(stats.binomtest(k, n).proportion_ci()) if n else None,
              "test": f"binomial (one-sided) against a tolerance of {floors.price_gap:.0%}", "n": n,
@@ -492,7 +500,7 @@ def negative_feedback(jf: JourneyFrame, st: Steps, floors: Floors) -> list[Candi
                 continue
             t = rate_test(neg[m].sum(), m.sum(), neg[~m].sum(), (~m).sum())
             tp, ch = value.split("\x00")
-            e = _rate_evidence(f"share of negative {kind} answers", t)
+            e = _rate_evidence((f"share of negative {kind} answers", f"part de réponses {kind} négatives"), t)
             e.update({"baseline_is": f"{kind} answers elsewhere", "mean_score": float(rows.score[m].mean()),
                       "mean_score_baseline": float(rows.score[~m].mean())})
             pids = rows.pid[m & neg].to_numpy()
@@ -547,7 +555,7 @@ def slowness(jf: JourneyFrame, st: Steps, floors: Floors) -> list[Candidate]:
         med_in, med_out = float(np.median(rows.wait[inside])), float(np.median(rows.wait[~inside]))
         ok = (win.test.difference >= floors.slow_difference
               and med_in >= floors.slow_ratio * max(med_out, 1e-9))
-        e = _rate_evidence(f"share of waits after the order above the usual {usual:.1f} days", win.test,
+        e = _rate_evidence((f"share of waits after the order above the usual {usual:.1f} days", f"part des attentes après la commande au-delà des {usual:.1f} jours habituels"), win.test,
                            f"two-proportion z, scan of {win.windows} windows of weeks (Bonferroni)")
         e.update({"median_wait_days": med_in, "median_wait_days_baseline": med_out,
                   "baseline_is": "the same event in the other weeks", "affected_customers": int(inside.sum())})

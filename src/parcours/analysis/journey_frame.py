@@ -74,12 +74,18 @@ def load(store, conversions: tuple[str, ...], segment_attribute: str = "segment"
             json_extract_string(properties, '$.ticket_id') AS ticket,
             json_extract_string(properties, '$.product_id') AS product,
             TRY_CAST(json_extract_string(properties, '$.price') AS DOUBLE) AS price
-        FROM {JOURNEY} {where} ORDER BY person_id, "timestamp", seq""", params or None).df()
-    ev["pid"] = pd.factorize(ev["person_id"])[0]
+        FROM {JOURNEY} {where} ORDER BY person_id, "timestamp", seq""", params or None).arrow()
+    if hasattr(ev, "read_all"):  # a record batch reader
+        ev = ev.read_all()
+    # names repeat: categories (one Python string per distinct value) are several times
+    # faster to build than a column of Python strings.
+    ev = ev.to_pandas(strings_to_categorical=True)
+    ev["pid"] = pd.factorize(ev["person_id"].cat.codes)[0]
     for col in ("event", "channel", "touchpoint", "stage", "matter"):
         ev[col] = ev[col].astype("category")
     key = '$."' + segment_attribute.replace('"', '\\"') + '"'
     who = ev.loc[ev.customer_id.notna(), ["customer_id", "pid"]].drop_duplicates("customer_id")
+    who = who.assign(customer_id=who.customer_id.astype(object))
     seg = store.sql(f"SELECT customer_id, json_extract_string(attributes, ?) AS v FROM customers "
                     "WHERE attributes IS NOT NULL", [key]).df()
     seg = seg.merge(who, on="customer_id").dropna(subset=["v"]).drop_duplicates("pid")

@@ -114,7 +114,7 @@ def _plain(v):
     if hasattr(v, "item"):
         v = v.item()
     if isinstance(v, float):
-        return None if v != v else round(v, 6)
+        return None if v != v else float(f"{v:.6g}")
     return v
 
 

@@ -1,0 +1,167 @@
+"""Moments of truth: the touchpoints whose presence changes conversion most, for better or worse.
+
+The obvious confounding is progress: people who reach later stages see more touchpoints and
+convert more, so a raw "converted with vs without" flatters every late touchpoint. The
+effect is therefore estimated within strata of progress and pooled:
+
+* an exposed person's stratum is the furthest stage (by the model's order) they had reached
+  before they first met the touchpoint (a stratum of its own when it was their first event);
+  conversion events themselves are not exposures (the touchpoint where people pay would
+  otherwise be a moment of truth by definition);
+* strata are also split by channel (the touchpoint event's channel; for the unexposed, the
+  channel of the event where they reached the stage), so that people buying straight in a
+  store are not the baseline of a web checkout page;
+* the unexposed of stratum s are the people who reached stage s (or further) and never met
+  the touchpoint, taken from the moment they first reached it;
+* people who had already converted by that moment are left out (their outcome is decided);
+* the outcome is a conversion event at or after that moment;
+* the per-stratum risk differences are pooled with Mantel–Haenszel weights
+  ``n1·n0/(n1+n0)``; the 95 % interval uses the weighted sum of the strata's Wald
+  variances. An unexposed person can serve in several strata, which this interval ignores.
+
+P-values (z of the pooled difference) are adjusted by Benjamini–Hochberg over the
+touchpoints; ``significant`` says whether the touchpoint clears ``fdr``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from ..errors import AnalysisError
+from .journey_frame import load
+from .significance import benjamini_hochberg
+
+__all__ = ["moments_of_truth", "Moment", "MomentsResult", "stratified_difference"]
+
+
+@dataclass
+class Moment:
+    touchpoint: str
+    channel: str | None  # where the touchpoint mostly is
+    stage: str | None
+    exposed: int
+    effect: float  # pooled risk difference of conversion, exposed minus unexposed
+    low: float
+    high: float
+    crude: float  # the unadjusted difference, for comparison
+    p_value: float
+    q_value: float
+    significant: bool
+
+    def to_dict(self) -> dict:
+        out = {}
+        for k, v in self.__dict__.items():
+            if isinstance(v, (float, np.floating)):
+                v = None if v != v else round(float(v), 6)
+            elif isinstance(v, (np.integer, np.bool_)):
+                v = v.item()
+            out[k] = v
+        return out
+
+
+@dataclass
+class MomentsResult:
+    outcome: str
+    moments: list[Moment]
+    fdr: float
+
+    def to_dict(self) -> dict:
+        return {"outcome": self.outcome, "fdr": self.fdr, "moments": [m.to_dict() for m in self.moments]}
+
+    def to_frame(self) -> pd.DataFrame:
+        cols = ["touchpoint", "channel", "stage", "exposed", "effect", "low", "high", "crude", "p_value",
+                "q_value", "significant"]
+        return pd.DataFrame([m.to_dict() for m in self.moments], columns=cols)
+
+
+def stratified_difference(strata: list[tuple[int, int, int, int]]) -> tuple[float, float, float]:
+    """(pooled difference, its variance, crude difference) from strata (k1, n1, k0, n0)."""
+    num = den = var = 0.0
+    k1s = n1s = k0s = n0s = 0
+    for k1, n1, k0, n0 in strata:
+        k1s, n1s, k0s, n0s = k1s + k1, n1s + n1, k0s + k0, n0s + n0
+        if n1 == 0 or n0 == 0:
+            continue
+        w = n1 * n0 / (n1 + n0)
+        p1, p0 = k1 / n1, k0 / n0
+        num += w * (p1 - p0)
+        den += w
+        var += w * w * (p1 * (1 - p1) / n1 + p0 * (1 - p0) / n0)
+    crude = (k1s / n1s - k0s / n0s) if n1s and n0s else float("nan")
+    if den == 0:
+        return float("nan"), float("nan"), crude
+    return num / den, var / (den * den), crude
+
+
+def _mode_stage(hits: pd.DataFrame, names: pd.Series):
+    s = hits.stage.astype(object).dropna()
+    return None if s.empty else s.value_counts().index[0]
+
+
+def moments_of_truth(store, *, conversions=("purchase", "repeat_purchase"), min_exposed: int = 30,
+                     fdr: float = 0.05, since=None, until=None) -> MomentsResult:
+    """Every touchpoint met by at least ``min_exposed`` people, by adjusted effect on conversion."""
+    if isinstance(conversions, str):
+        conversions = (conversions,)
+    if not conversions:
+        raise AnalysisError("moments of truth need at least one conversion event, e.g. purchase")
+    if not 0 < fdr < 1:
+        raise AnalysisError(f"fdr must be between 0 and 1, not {fdr!r}")
+    ev = load(store, tuple(conversions), since=since, until=until).events
+    if ev.empty:
+        return MomentsResult("conversion", [], fdr)
+    reached = ev.groupby("pid").stage_index.cummax()
+    ev = ev.assign(reached=reached, before=reached.groupby(ev.pid).shift(1).fillna(-1).astype(int))
+    conv = ev[ev.event.isin(conversions)]
+    first_conv = conv.groupby("pid").ts.min()
+    last_conv = conv.groupby("pid").ts.max()
+    ranks = [-1] + sorted(int(r) for r in pd.unique(ev.stage_index.dropna()))
+    people = pd.Index(pd.unique(ev.pid))
+    # when each person first reached each stage rank (or further): NaT if never; -1 is the start
+    reach_at, reach_channel = {}, {}
+    for r in ranks:
+        at = ev[ev.reached >= r].groupby("pid").head(1).set_index("pid").reindex(people)
+        reach_at[r] = at.ts
+        reach_channel[r] = at.channel.astype(object).fillna("").to_numpy()
+    fc = first_conv.reindex(people)
+    lc = last_conv.reindex(people)
+    stage_name = ev.dropna(subset=["stage_index"]).groupby("stage_index").stage.first()
+    rows = []
+    tps = ev[ev.touchpoint.notna() & ~ev.event.isin(conversions)]
+    for tp, hits in tps.groupby(tps.touchpoint.astype(object)):
+        first = hits.groupby("pid").head(1).set_index("pid")
+        first = first[~(fc.reindex(first.index) < first.ts).to_numpy()]  # already converted: out
+        if len(first) < min_exposed:
+            continue
+        exposed = np.zeros(len(people), dtype=bool)
+        exposed[people.get_indexer(first.index)] = True
+        strata = []
+        converted1 = (lc.reindex(first.index) >= first.ts).to_numpy()
+        channel1 = first.channel.astype(object).fillna("").to_numpy()
+        for r in ranks:
+            at = reach_at[r]
+            base = at.notna().to_numpy() & ~exposed & ~(fc < at).to_numpy()
+            for ch in pd.unique(channel1):
+                m = (first.before == r).to_numpy() & (channel1 == ch)
+                if not m.any():
+                    continue
+                pool = base & (reach_channel[r] == ch)
+                k0 = int((lc[pool] >= at[pool]).sum())
+                strata.append((int(converted1[m].sum()), int(m.sum()), k0, int(pool.sum())))
+        effect, var, crude = stratified_difference(strata)
+        if effect != effect:
+            continue
+        se = float(np.sqrt(var))
+        z = effect / se if se > 0 else 0.0
+        log_p = float(np.log(2) + stats.norm.logsf(abs(z))) if se > 0 else 0.0
+        rows.append((tp, hits.channel.astype(object).mode(), _mode_stage(hits, stage_name),
+                     len(first), effect, effect - 1.96 * se, effect + 1.96 * se, crude, min(log_p, 0.0)))
+    q = benjamini_hochberg(np.array([r[-1] for r in rows]))
+    moments = [Moment(tp, ch.iloc[0] if len(ch) else None, st, n, e, lo, hi, c, float(np.exp(lp)), float(qi),
+                      bool(qi <= fdr)) for (tp, ch, st, n, e, lo, hi, c, lp), qi in zip(rows, q)]
+    moments.sort(key=lambda m: (not m.significant, -abs(m.effect)))
+    return MomentsResult("conversion", moments, fdr)
