@@ -218,7 +218,11 @@ def message_time(msg: dict, received_at: dt.datetime | None = None) -> dt.dateti
         received = parse_time(received_at, "receivedAt")
     base = original or ts
     if sent is not None and received is not None and base is not None:
-        return received - (sent - base)
+        try:
+            return received - (sent - base)
+        except OverflowError:  # e.g. sentAt in year 9000: the corrected time is before year 1
+            raise _Reject("sentAt", f"sentAt {msg.get('sentAt')!r} is too far from the event's time "
+                                    "for the clock-skew correction") from None
     return ts or original or received
 
 

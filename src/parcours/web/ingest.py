@@ -23,25 +23,36 @@ from .writer import Busy
 
 router = APIRouter()
 
-_TIME = {"type": "string", "format": "date-time"}
-_TEXT = {"type": "string"}
-_OBJECT = {"type": "object", "additionalProperties": True}
-#: documentation of a message; the checks themselves are segment.py's.
-MESSAGE_SCHEMA = {
-    "type": "object",
-    "additionalProperties": True,
-    "properties": {
-        "type": {"type": "string", "enum": list(MESSAGE_TYPES)},
-        "messageId": _TEXT, "userId": _TEXT, "anonymousId": _TEXT, "groupId": _TEXT,
-        "previousId": _TEXT, "event": _TEXT, "name": _TEXT, "category": _TEXT,
-        "properties": _OBJECT, "traits": _OBJECT, "context": _OBJECT,
-        "timestamp": _TIME, "originalTimestamp": _TIME, "sentAt": _TIME,
-    },
+# What segment.py accepts, as it accepts it (ids may be numbers, empty text means absent);
+# which combinations a message needs is checked there and answered 400 naming the field.
+_TIME = {"type": ["string", "null"], "description": "ISO 8601, e.g. 2024-03-04T08:00:00Z."}
+_ID = {"type": ["string", "number", "null"]}
+_SCALAR = {"type": ["string", "number", "boolean", "null"]}
+_OBJECT = {"type": ["object", "null"], "additionalProperties": True}
+#: the fields each type reads (segment.py); others are kept in the raw message, unchecked.
+_COMMON = {"messageId": _ID, "userId": _ID, "timestamp": _TIME, "originalTimestamp": _TIME, "sentAt": _TIME}
+_FIELDS = {
+    "track": {"anonymousId": _ID, "event": _SCALAR, "properties": _OBJECT, "context": _OBJECT},
+    "page": {"anonymousId": _ID, "name": _SCALAR, "properties": _OBJECT, "context": _OBJECT},
+    "screen": {"anonymousId": _ID, "name": _SCALAR, "properties": _OBJECT, "context": _OBJECT},
+    "identify": {"anonymousId": _ID, "traits": _OBJECT, "context": _OBJECT},
+    "group": {"anonymousId": _ID, "groupId": _ID, "traits": _OBJECT},
+    "alias": {"previousId": _ID},
 }
+
+
+def message_schema(kind: str, in_batch: bool = False) -> dict:
+    """A message of ``kind``; at its own endpoint its type may be left out."""
+    return {"type": "object", "additionalProperties": True, "required": ["type"] if in_batch else [],
+            "properties": {"type": {"enum": [kind] if in_batch else [kind, "", None]},
+                           **_COMMON, **_FIELDS[kind]}}
+
+
 BATCH_SCHEMA = {
     "type": "object",
     "required": ["batch"],
-    "properties": {"batch": {"type": "array", "items": MESSAGE_SCHEMA, "minItems": 1},
+    "properties": {"batch": {"type": "array", "minItems": 1,
+                             "items": {"oneOf": [message_schema(k, in_batch=True) for k in MESSAGE_TYPES]}},
                    "sentAt": _TIME, "context": _OBJECT},
 }
 
@@ -80,11 +91,17 @@ def _json(body: bytes) -> Any:
     if not body.strip():
         raise ApiError(400, "the request body is empty: expected a JSON object")
     try:
-        return json.loads(body)
+        doc = json.loads(body)
     except UnicodeDecodeError:
         raise ApiError(400, "the request body is not UTF-8 text") from None
     except json.JSONDecodeError as exc:
         raise ApiError(400, f"invalid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})") from None
+    if b"\\ud" in body.lower():  # an escaped surrogate: valid JSON, but alone it is no character
+        try:
+            json.dumps(doc, ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError:
+            raise ApiError(400, "the JSON holds a lone UTF-16 surrogate (\\uD800-\\uDFFF): not valid text") from None
+    return doc
 
 
 def _check_sizes(messages: list, body_size: int, limit: int) -> None:
@@ -140,7 +157,7 @@ def _single(kind: str):
         if not isinstance(msg, dict):
             raise ApiError(400, f"expected a JSON object, got {type(msg).__name__}")
         given = msg.get("type")
-        if given not in (None, "") and (not isinstance(given, str) or given.strip().lower() != kind):
+        if given not in (None, "", kind):
             raise ApiError(400, f"type is {given!r} but this endpoint takes {kind} messages", field="type")
         msg["type"] = kind
         return await _store(request, _parse([msg], now, in_batch=False))
@@ -164,7 +181,7 @@ for _kind in MESSAGE_TYPES:
     router.add_api_route(
         f"/v1/{_kind}", _single(_kind), methods=["POST"], response_model=Accepted, tags=["ingestion"],
         dependencies=[Depends(write_key)], responses=INGEST_ERRORS,
-        openapi_extra=_body_doc(MESSAGE_SCHEMA, _EXAMPLES[_kind]),
+        openapi_extra=_body_doc(message_schema(_kind), _EXAMPLES[_kind]),
     )
 
 
@@ -184,6 +201,8 @@ async def ingest_batch(request: Request) -> Accepted:
         raise ApiError(400, "batch is missing or not an array of messages", field="batch")
     if not doc["batch"]:
         raise ApiError(400, "batch is empty", field="batch")
+    if doc.get("context") is not None and not isinstance(doc["context"], dict):
+        raise ApiError(400, f"context must be a JSON object, got {type(doc['context']).__name__}", field="context")
     doc.pop("receivedAt", None)
     messages = batch_messages(doc)
     _check_sizes(messages, len(body), limits.message_bytes)
@@ -201,4 +220,4 @@ async def refresh(request: Request) -> Refreshed:
     return Refreshed(stats=stats)
 
 
-__all__ = ["router", "MESSAGE_SCHEMA", "BATCH_SCHEMA"]
+__all__ = ["router", "message_schema", "BATCH_SCHEMA"]

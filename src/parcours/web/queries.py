@@ -28,7 +28,7 @@ from .errors import ApiError, responses
 router = APIRouter()
 
 Text = Annotated[str, Field(min_length=1, max_length=200)]
-Duration = Annotated[str, Field(pattern=r"^[0-9]{1,9}(\.[0-9]{1,6})?[smhdw]$",
+Duration = Annotated[str, Field(pattern=r"^[0-9]{1,6}(\.[0-9]{1,6})?[smhdw]$",  # 999999w fits in int64 µs
                                 description="A duration: a number and a unit s, m, h, d or w (14d, 2h, 30m).")]
 _ISO = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}([Tt ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]+)?)?([Zz]|[+-][0-9]{2}:[0-9]{2})?)?")
 
