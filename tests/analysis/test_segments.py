@@ -416,3 +416,27 @@ def test_journey_features_by_hand(journey_store):
                                     "backward_moves": 1, "events_awareness": 1, "events_consideration": 1,
                                     "events_purchase": 1}
     assert f.loc["b", "events_awareness"] == 1 and f.loc["b", "events_purchase"] == 0
+
+
+def test_scope_follows_stitched_identities(tmp_path):
+    """Feedback under another id of a member (an alias) and its anonymous events stay in scope."""
+    t = "2024-03-04T10:00:00Z"
+    events = [
+        {"customer_id": None, "anonymous_id": "dev-1", "timestamp": T0, "event": "product_view"},
+        {"customer_id": "ana", "anonymous_id": "dev-1", "timestamp": T0 + dt.timedelta(hours=1), "event": "purchase"},
+        {"customer_id": "bob", "timestamp": T0, "event": "product_view"},
+    ]
+    customers = [{"customer_id": "ana", "attributes": {"tier": "gold"}},
+                 {"customer_id": "bob", "attributes": {"tier": "silver"}}]
+    feedback = [{"customer_id": c, "timestamp": T0 + dt.timedelta(days=1), "kind": "nps", "score": s}
+                for c, s in (("ana", 10), ("ana-old", 9), ("bob", 2))]
+    with make_workspace(tmp_path / "ws", events, customers, feedback) as ws:
+        ws.import_segment([{"type": "alias", "previousId": "ana-old", "userId": "ana", "timestamp": t}])
+        ana = ws.store.scalar("SELECT person_id FROM identity_map WHERE id = 'ana'")
+        assert ws.store.scalar("SELECT person_id FROM identity_map WHERE id = 'ana-old'") == ana
+        ws.save_segment("gold", "tier = gold")
+        assert ws.segment("gold").persons == [ana]
+        with ws.segment_scope("gold"):
+            assert [r[0] for r in ws.store.fetch("SELECT customer_id FROM customers")] == ["ana"]
+            assert sorted(r[0] for r in ws.store.fetch("SELECT score FROM feedback")) == [9, 10]
+            assert ws.store.scalar("SELECT count(*) FROM journey_view") == 2  # the anonymous view is ana's
