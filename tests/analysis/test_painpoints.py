@@ -392,3 +392,125 @@ def test_generated_frictions_are_found_and_noise_is_not(tmp_path):
     clean, _ = _generated(tmp_path / "n", None)
     with clean:
         assert len(painpoints(clean.store).painpoints) <= 1
+
+
+# -- moments of truth -------------------------------------------------------------------
+
+
+def reference_moments(events, conversions=("purchase",)):
+    """Per touchpoint: (exposed, pooled difference, crude difference), every rule spelled out."""
+    from parcours.analysis.moments import stratified_difference
+
+    by_person = defaultdict(list)
+    for e in events:
+        by_person[e["person_id"]].append(e)
+    people = {}
+    for person, evs in by_person.items():
+        evs = sorted(evs, key=lambda e: (e["timestamp"], e["seq"]))
+        best, rows = -1, []
+        for e in evs:
+            before = best
+            best = max(best, e["stage_index"])
+            rows.append((e, before, best))
+        convs = [e["timestamp"] for e in evs if e["event"] in conversions]
+        people[person] = (rows, min(convs) if convs else None, convs)
+    ranks = [-1] + sorted({e["stage_index"] for e in events})
+    out = {}
+    for tp in sorted({e["touchpoint"] for e in events if e["touchpoint"] and e["event"] not in conversions}):
+        strata = defaultdict(lambda: [0, 0, 0, 0])
+        exposed_people = set()
+        for person, (rows, first_conv, convs) in people.items():
+            hit = next(((e, b) for e, b, _ in rows if e["touchpoint"] == tp and e["event"] not in conversions), None)
+            if hit is None:
+                continue
+            exposed_people.add(person)
+            e, before = hit
+            if first_conv is not None and first_conv < e["timestamp"]:
+                continue
+            s = strata[(before, e["channel"] or "")]
+            s[0] += any(c >= e["timestamp"] for c in convs)
+            s[1] += 1
+        n_exposed = sum(s[1] for s in strata.values())
+        if not n_exposed:
+            continue
+        for person, (rows, first_conv, convs) in people.items():
+            if person in exposed_people:
+                continue
+            for r in ranks:
+                at = next((e for e, _, best in rows if best >= r), None)
+                if at is None or (first_conv is not None and first_conv < at["timestamp"]):
+                    continue
+                key = (r, at["channel"] or "")
+                if key in strata:
+                    strata[key][2] += any(c >= at["timestamp"] for c in convs)
+                    strata[key][3] += 1
+        effect, _, crude = stratified_difference([tuple(v) for v in strata.values()])
+        out[tp] = (n_exposed, effect, crude)
+    return out
+
+
+@given(st.lists(event_st, min_size=1, max_size=25))
+@settings(max_examples=25, deadline=None)
+def test_moments_equal_the_plain_stratified_reference(rows):
+    from parcours.analysis.moments import moments_of_truth
+
+    events = [dict(e, seq=i) for i, e in enumerate(random_events(rows))]
+    with scratch_store() as store:
+        load_journey(store, events)
+        got = {m.touchpoint: m for m in moments_of_truth(store, conversions=("purchase",), min_exposed=1).moments}
+    want = {tp: w for tp, w in reference_moments(events).items() if w[1] == w[1]}  # NaN: no comparison
+    assert set(got) == set(want)
+    for tp, (n, effect, crude) in want.items():
+        assert got[tp].exposed == n
+        assert got[tp].effect == pytest.approx(effect)
+        assert got[tp].crude == pytest.approx(crude, nan_ok=True)
+
+
+def test_a_touchpoint_that_helps_is_a_positive_moment_despite_progress(journey_store):
+    """Demo viewers buy more than others who reached the same stage; the cart, seen only by
+    people further on, is not credited with the demo's effect."""
+    rnd = random.Random(7)
+    events = []
+    for i in range(2000):
+        p = f"p{i:05d}"
+        t = T0 + rnd.randrange(60) * DAY
+        events.append(ev(p, t, "product_view", "product_page", "consideration"))
+        demo = rnd.random() < 0.3
+        if demo:
+            events.append(ev(p, t + dt.timedelta(minutes=1), "page_view", "demo", "consideration"))
+        if rnd.random() < (0.5 if demo else 0.2):
+            events.append(ev(p, t + dt.timedelta(minutes=2), "add_to_cart", "cart", "purchase"))
+            events.append(ev(p, t + dt.timedelta(minutes=3), "purchase", "confirmation", "purchase", value=30.0))
+    from parcours.analysis.moments import moments_of_truth
+
+    result = moments_of_truth(journey_store(events), conversions=("purchase",))
+    demo = next(m for m in result.moments if m.touchpoint == "demo")
+    assert demo.significant and demo.low < 0.3 < demo.high and demo.effect > 0.2
+    json.dumps(result.to_dict())
+
+
+def test_cli_painpoints_and_moments(tmp_path):
+    from typer.testing import CliRunner
+
+    from parcours.cli import app
+    from parcours.data.importer import import_frame
+    from parcours.workspace import Workspace
+    import pandas as pd
+
+    events = world(seed=2, plant=lambda i, week, ch: {"payment_page": 0.7} if week in (9, 10) else {})
+    frame = pd.DataFrame([{"event_id": f"e{i}", "customer_id": e["person_id"], "timestamp": e["timestamp"],
+                           "event": e["event"], "channel": e["channel"], "touchpoint": e["touchpoint"],
+                           "value": e["value"]} for i, e in enumerate(events)])
+    ws = Workspace.init(tmp_path / "ws", template="cinq-etapes")
+    import_frame(ws.store, frame)
+    ws.refresh()
+    ws.close()
+    runner = CliRunner()
+    out = runner.invoke(app, ["painpoints", str(tmp_path / "ws"), "--json"])
+    assert out.exit_code == 0, out.output
+    found = json.loads(out.output)["painpoints"]
+    assert [(p["kind"], p["touchpoint"]) for p in found] == [("drop_off", "payment_page")]
+    fr = runner.invoke(app, ["painpoints", str(tmp_path / "ws"), "--lang", "fr"])
+    assert "Abandon anormal" in fr.output and "taux de sortie" in fr.output
+    en = runner.invoke(app, ["moments", str(tmp_path / "ws"), "--lang", "en"])
+    assert en.exit_code == 0 and "Moments of truth" in en.output
