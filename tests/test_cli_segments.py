@@ -36,8 +36,11 @@ def test_segment_commands_and_compare(tmp_path):
     assert "Segment b2b saved: 10 people." in run("segment", "add", d, "b2b", "--rule", "segment = b2b", "--lang", "en").output
     assert "Segment b2c enregistré : 20 personnes." in run("segment", "add", d, "b2c", "--rule", "segment = b2c",
                                                          "--lang", "fr").output
+    scores = json.loads(run("segment", "rfm", d, "--json").output)
+    assert len(scores["scores"]) == 15 and sum(scores["segments"].values()) == 15  # the 15 buyers
+    assert "champions" in run("segment", "rfm", d).output
     saved = json.loads(run("segment", "add", d, "top", "--rfm", "new", "--json").output)
-    assert saved[0]["kind"] == "rfm" and saved[0]["members"] > 0
+    assert saved[0]["kind"] == "rfm" and saved[0]["members"] == scores["segments"]["new"] > 0
     clusters = json.loads(run("segment", "add", d, "cl", "--cluster", "2", "--json").output)
     assert [c["name"] for c in clusters] == ["cl-1", "cl-2"] and sum(c["members"] for c in clusters) == 30
     listed = json.loads(run("segment", "list", d, "--json").output)

@@ -511,6 +511,31 @@ def segment_show(
     _print_frame(result.to_frame(), limit=limit)
 
 
+@segment_app.command("rfm")
+@handle_errors
+def segment_rfm(
+    directory: Path = typer.Argument(..., help="Workspace folder."),
+    as_of: Optional[str] = typer.Option(None, "--as-of", help="Recency up to this date (default: the latest event)."),
+    purchase_event: str = typer.Option("purchase", "--purchase-event", help="The event that is a purchase."),
+    as_json: bool = JsonOpt,
+    lang: Optional[str] = LangOpt,
+):
+    """RFM scores per person and the size of each named RFM segment (to pick one for --rfm)."""
+    from .analysis.rfm import rfm
+
+    with _open(directory, read_only=True) as ws:
+        result = rfm(ws.store, as_of=as_of, purchase_event=purchase_event)
+    if as_json:
+        print_json(result.to_dict())
+        return
+    table = Table()
+    table.add_column(t("col.segment", lang))
+    table.add_column(t("col.members", lang), justify="right")
+    for name, n in result.segments.items():
+        table.add_row(name, f"{n:,}")
+    console.print(table)
+
+
 @segment_app.command("update")
 @handle_errors
 def segment_update(
