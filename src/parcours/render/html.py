@@ -53,7 +53,7 @@ ul.items li.plain{display:block}
 .quad h4{margin:0 0 4px;font-size:12px;color:#334e68}
 blockquote{margin:0 0 4px;padding-left:6px;border-left:3px solid #bcccdc;font-style:italic}
 table.t{border-collapse:collapse;width:100%;font-size:13px;table-layout:auto}
-table.t th,table.t td{border-bottom:1px solid #e4e7eb;padding:4px 6px;text-align:left;vertical-align:top;overflow-wrap:anywhere}
+table.t th,table.t td{border-bottom:1px solid #e4e7eb;padding:4px 6px;text-align:left;vertical-align:top;overflow-wrap:break-word}
 table.t td.r,table.t th.r{text-align:right;font-variant-numeric:tabular-nums}
 .kpis{display:grid;grid-template-columns:repeat(auto-fill,minmax(170px,1fr));gap:10px}
 .kpi{background:#f0f4f8;border-radius:8px;padding:10px;min-width:0}
@@ -121,6 +121,11 @@ def signed(v, lang: str = "fr") -> str:
         return "—"
     text = f"{v:+.2f}"
     return text.replace(".", ",") if lang == "fr" else text
+
+
+def colon(lang: str) -> str:
+    """French typography puts a (narrow) space before a colon; English does not."""
+    return "\u202f:" if lang == "fr" else ":"
 
 
 def note(text: str) -> str:

@@ -168,18 +168,24 @@ def _move_label(model, kind, a, b, lang) -> str:
 
 
 # -- lanes computed here ------------------------------------------------------------------
+#: every staged event with its names, from the clustered integer table of the journey layer
+#: (``journey_events``): 5 to 10 times faster than ``journey_view``, which joins the raw events.
+EVENTS = """SELECT j.person_key AS person, j.ts, j.seq, ds.id AS stage, de.name AS event, dt.name AS touchpoint
+    FROM journey_events j JOIN dim_stage ds ON ds.stage = j.stage
+    LEFT JOIN dim_event de ON de.code = j.event_code LEFT JOIN dim_touchpoint dt ON dt.code = j.touchpoint_code"""
+
+
 def _top_items(store) -> dict[tuple[str, str], list[dict]]:
     """(stage, "actions"|"touchpoints") -> the most frequent events / touchpoints, with their
     count, share of the stage's events and people; ties broken by name."""
     rows = store.fetch(f"""
-        WITH j AS (SELECT stage, event, touchpoint, person_id FROM {JOURNEY}
-                   WHERE stage IS NOT NULL AND person_id IS NOT NULL),
+        WITH j AS ({EVENTS}),
         tot AS (SELECT stage, count(*) AS n FROM j GROUP BY stage),
         items AS (
-            SELECT stage, 'actions' AS lane, event AS name, count(*) AS n, count(DISTINCT person_id) AS people
+            SELECT stage, 'actions' AS lane, event AS name, count(*) AS n, count(DISTINCT person) AS people
             FROM j GROUP BY ALL
             UNION ALL
-            SELECT stage, 'touchpoints', touchpoint, count(*), count(DISTINCT person_id)
+            SELECT stage, 'touchpoints', touchpoint, count(*), count(DISTINCT person)
             FROM j WHERE touchpoint IS NOT NULL GROUP BY ALL),
         ranked AS (SELECT items.*, tot.n AS total,
                           row_number() OVER (PARTITION BY items.stage, lane ORDER BY items.n DESC, name) AS k
@@ -206,21 +212,21 @@ def _moments_of_truth(store, model) -> dict[str, list[dict]]:
         WITH ranks(stage, rank) AS (VALUES {ranks}),
         mot(stage, name) AS (VALUES {mots}),
         ev AS (
-            SELECT j.person_id, j.stage, j.event, j.touchpoint, r.rank,
-                   max(r.rank) OVER (PARTITION BY j.person_id ORDER BY j."timestamp" DESC, j.seq DESC
+            SELECT j.person, j.stage, j.event, j.touchpoint, r.rank,
+                   max(r.rank) OVER (PARTITION BY j.person ORDER BY j.ts DESC, j.seq DESC
                                      ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS later_rank,
-                   row_number() OVER (PARTITION BY j.person_id, j.stage ORDER BY j."timestamp", j.seq) AS k
-            FROM {JOURNEY} j JOIN ranks r USING (stage) WHERE j.person_id IS NOT NULL),
-        reached AS (SELECT person_id, stage, later_rank > rank AS went_on FROM ev WHERE k = 1),
-        had AS (SELECT DISTINCT ev.person_id, mot.stage, mot.name FROM ev JOIN mot
+                   row_number() OVER (PARTITION BY j.person, j.stage ORDER BY j.ts, j.seq) AS k
+            FROM ({EVENTS}) j JOIN ranks r USING (stage)),
+        reached AS (SELECT person, stage, later_rank > rank AS went_on FROM ev WHERE k = 1),
+        had AS (SELECT DISTINCT ev.person, mot.stage, mot.name FROM ev JOIN mot
                 ON ev.stage = mot.stage AND (ev.event = mot.name OR ev.touchpoint = mot.name))
         SELECT mot.stage, mot.name,
-               count(had.person_id) AS with_n,
-               count(had.person_id) FILTER (WHERE went_on) AS with_on,
-               count(*) FILTER (WHERE had.person_id IS NULL) AS without_n,
-               count(*) FILTER (WHERE had.person_id IS NULL AND went_on) AS without_on
+               count(had.person) AS with_n,
+               count(had.person) FILTER (WHERE went_on) AS with_on,
+               count(*) FILTER (WHERE had.person IS NULL) AS without_n,
+               count(*) FILTER (WHERE had.person IS NULL AND went_on) AS without_on
         FROM reached JOIN mot USING (stage)
-        LEFT JOIN had ON had.person_id = reached.person_id AND had.stage = mot.stage AND had.name = mot.name
+        LEFT JOIN had ON had.person = reached.person AND had.stage = mot.stage AND had.name = mot.name
         GROUP BY ALL""")
     got = {(s, n): r for s, n, *r in rows}
     last = order[-1]
@@ -261,11 +267,11 @@ def pain_points(store, lang: str = "fr") -> tuple[list[dict], str | None]:
     return out, None
 
 
-def _emotions(store, lang) -> tuple[dict, str | None]:
+def _emotions(store, lang, scores) -> tuple[dict, str | None]:
     from ..analysis.feedback import emotion_by
 
     try:
-        return {p["group"]: p for p in emotion_by(store, by="stage").points}, None
+        return {p["group"]: p for p in emotion_by(store, by="stage", text_scores=scores).points}, None
     except ParcoursError as exc:
         return {}, label("note.feedback_failed", lang, error=exc)
 
@@ -344,7 +350,7 @@ def _groups(store, model, lang, persona: str | None) -> list[dict]:
             for v in values]
 
 
-def _empathy(store, group: dict, lang: str) -> dict:
+def _empathy(store, group: dict, lang: str, scores: dict | None) -> dict:
     """Says (latest verbatims), does (most frequent events), thinks (NPS and verbatim themes),
     feels (mean emotion of scored answers and verbatim sentiment, as the emotion curve)."""
     from ..analysis.feedback import SCORED, answer_emotion, nps_measures
@@ -352,14 +358,19 @@ def _empathy(store, group: dict, lang: str) -> dict:
 
     cond, params = _segment_sql(group["filter"])
     who = f"SELECT customer_id FROM customers c WHERE {cond}"
-    people = store.scalar(f"SELECT count(DISTINCT person_id) FROM {JOURNEY} WHERE customer_id IN ({who})",
-                          params) or 0
-    does = store.fetch(f"""SELECT event, count(*) AS n, count(DISTINCT person_id) FROM {JOURNEY}
-        WHERE customer_id IN ({who}) GROUP BY event ORDER BY n DESC, event LIMIT {TOP}""", params)
-    total = store.scalar(f"SELECT count(*) FROM {JOURNEY} WHERE customer_id IN ({who})", params) or 0
+    # the persona's people: persons whose (stitched) customer id matches; all their events
+    does = store.fetch(f"""
+        WITH ev AS (SELECT j.person_key, j.event_code FROM journey_events j WHERE j.person_key IN (
+                        SELECT person_key FROM persons WHERE customer_id IN ({who}))),
+        agg AS (SELECT event_code, count(*) AS n, count(DISTINCT person_key) AS p FROM ev GROUP BY event_code)
+        SELECT de.name, n, p, sum(n) OVER () AS total, (SELECT count(DISTINCT person_key) FROM ev) AS people
+        FROM agg JOIN dim_event de ON de.code = agg.event_code ORDER BY n DESC, de.name""", params)
+    people = does[0][4] if does else 0
+    total = does[0][3] if does else 0
+    does = does[:TOP]
     scored = store.fetch(f"""SELECT kind, score, count(*) FROM feedback
         WHERE customer_id IN ({who}) AND score IS NOT NULL GROUP BY ALL""", params)
-    texts = store.fetch(f"""SELECT text, language, kind, score, touchpoint FROM feedback
+    texts = store.fetch(f"""SELECT text, feedback_id, kind, score, touchpoint FROM feedback
         WHERE customer_id IN ({who}) AND text IS NOT NULL AND text <> ''
         ORDER BY "timestamp" DESC, feedback_id""", params)
     nps: dict = {}
@@ -372,7 +383,7 @@ def _empathy(store, group: dict, lang: str) -> dict:
             nps[float(score)] = nps.get(float(score), 0) + n
         emo_sum += answer_emotion(kind, score) * n
         emo_n += n
-    themes, sentiment = _text_analysis([t[0] for t in texts], [t[1] for t in texts], lang)
+    themes, sentiment = _text_analysis([t[0] for t in texts], [t[1] for t in texts], scores, lang)
     if sentiment:
         emo_sum += sum(sentiment)
         emo_n += len(sentiment)
@@ -380,7 +391,7 @@ def _empathy(store, group: dict, lang: str) -> dict:
         **{k: group[k] for k in ("kind", "id", "label", "description", "filter")},
         "people": int(people),
         "does": [{"name": e, "count": int(n), "share": n / total if total else None, "people": int(p)}
-                 for e, n, p in does],
+                 for e, n, p, _, _ in does],
         "says": [{"text": t, "kind": k, "score": json_ready(s), "touchpoint": tp}
                  for t, _, k, s, tp in texts[:VERBATIMS]],
         "thinks": {"nps": nps_measures(nps)["score"], "nps_answers": sum(nps.values()), "themes": themes},
@@ -389,23 +400,33 @@ def _empathy(store, group: dict, lang: str) -> dict:
     }
 
 
-def _text_analysis(texts: list[str], languages: list, lang: str) -> tuple[list[dict], list[float]]:
-    """The verbatims' themes (most mentioned first) and sentiment scores, by the same text
-    models as the feedback analysis; none when those models are not installed."""
-    if not texts:
-        return [], []
+def text_scores(store) -> dict | None:
+    """Every verbatim's sentiment by ``feedback_id``, scored once by the feedback analysis's
+    model (the emotion curve and the empathy maps read the same scores); None without it."""
     try:
-        from ..predict.sentiment import default_model
-        from ..predict.themes import summarise_themes
+        from ..predict.sentiment import score_texts
     except ImportError:
+        return None
+    rows = store.fetch("SELECT feedback_id, text, language FROM feedback WHERE text IS NOT NULL AND text <> ''")
+    return dict(zip((r[0] for r in rows), score_texts([r[1] for r in rows], [r[2] for r in rows])))
+
+
+def _text_analysis(texts: list[str], ids: list, scores: dict | None, lang: str) -> tuple[list[dict], list[float]]:
+    """The verbatims' themes (most mentioned first) and sentiment scores; none without the
+    text models."""
+    if not texts or scores is None:
         return [], []
+    from ..predict.sentiment import default_model
+    from ..predict.themes import summarise_themes
+
+    kept = [(t, scores[i]) for t, i in zip(texts, ids) if scores.get(i) is not None]
+    texts, values = [t for t, _ in kept], [v for _, v in kept]
     model = default_model()
-    scores = model(texts, languages)
-    summary = summarise_themes(texts, scores, [model.label(x) for x in scores])
+    summary = summarise_themes(texts, values, [model.label(x) for x in values])
     summary.sort(key=lambda t: (-t["verbatims"], t["theme"]))
-    return ([{"theme": t["theme"], "label": t[f"label_{lang}"] if f"label_{lang}" in t else t["theme"],
+    return ([{"theme": t["theme"], "label": t.get(f"label_{lang}", t["theme"]),
               "verbatims": t["verbatims"], "share": t["share"], "sentiment": t["sentiment"]}
-             for t in summary[:THEMES]], scores)
+             for t in summary[:THEMES]], values)
 
 
 # -- the map ------------------------------------------------------------------------------
@@ -429,7 +450,8 @@ def journey_map(store, model, *, lang: str = "fr", persona: str | None = None,
     dvl = designed_vs_lived(store, model, lang)
     top = _top_items(store)
     mots = _moments_of_truth(store, model)
-    emotions, emo_note = _emotions(store, lang)
+    scores = text_scores(store)
+    emotions, emo_note = _emotions(store, lang, scores)
     pains, pain_note = pain_points(store, lang) if pains is None else pains
     backs = dvl["backward_moves"]
     loops = {r["item"]: r for r in dvl["loops"]}
@@ -480,5 +502,5 @@ def journey_map(store, model, *, lang: str = "fr", persona: str | None = None,
         result.stages.append(column)
     result.designed_vs_lived = dvl
     for g in groups:
-        result.empathy.append(_empathy(store, g, lang))
+        result.empathy.append(_empathy(store, g, lang, scores))
     return result

@@ -12,7 +12,7 @@ import json
 from pathlib import Path
 
 from ..errors import ConfigError
-from .html import esc, figure_html, num, page, pct, signed
+from .html import colon, esc, figure_html, num, page, pct, signed
 from .labels import label
 from .map_data import BLUEPRINT_LANES, JourneyMap
 
@@ -70,7 +70,7 @@ def _mots(mots: list[dict], lang: str) -> str:
     for m in mots:
         lift = m["lift"]
         cls = "unknown" if lift is None else ("met" if lift >= 0 else "missed")
-        detail = (f'{label("map.went_on", lang)} : {pct(m["went_on_with"], lang)} {label("map.with", lang)}, '
+        detail = (f'{label("map.went_on", lang)}{colon(lang)} {pct(m["went_on_with"], lang)} {label("map.with", lang)}, '
                   f'{pct(m["went_on_without"], lang)} {label("map.without", lang)}')
         val = _lift(lift)
         lis.append(f'<li class="{cls}" title="{esc(detail)}"><span class="n">{name(m["name"])}</span>'
@@ -191,10 +191,10 @@ def _moves_strip(stages: list[dict], customers: int, lang: str) -> str:
         if mv["conversion"] is not None:
             lines.append(f'<div style="color:#2f8132">→ {pct(mv["conversion"], lang)} {label("map.next", lang)}</div>')
         for b in mv["backward"]:
-            lines.append(f'<div style="color:#c62828">↩ {esc(label("map.back_to", lang, stage=b["to_label"]))} : '
+            lines.append(f'<div style="color:#c62828">↩ {esc(label("map.back_to", lang, stage=b["to_label"]))}{colon(lang)} '
                          f'{pct(b["customers"] / customers if customers else None, lang)}</div>')
         for k in mv["skips"]:
-            lines.append(f'<div style="color:#d9822b">↷ {esc(label("map.skip_to", lang, stage=k["to_label"]))} : '
+            lines.append(f'<div style="color:#d9822b">↷ {esc(label("map.skip_to", lang, stage=k["to_label"]))}{colon(lang)} '
                          f'{pct(k["customers"] / customers if customers else None, lang)}</div>')
         if mv["loop_customers"]:
             lines.append(f'<div class="muted">↻ {pct(mv["loop_customers"] / customers if customers else None, lang)} '

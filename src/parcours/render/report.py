@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import ConfigError
-from .html import esc, figure_html, note, num, page, pct, signed, table
+from .html import colon, esc, figure_html, note, num, page, pct, signed, table
 from .labels import label
 from .map_data import JourneyMap, feedback_kpis, journey_map, pain_points
 from .map_html import map_fragment
@@ -320,8 +320,8 @@ def _attribution_html(d: dict, lang: str) -> str:
              "—" if c.get("removal_effect") is None else pct(c["removal_effect"], lang)] for c in d["channels"]]
     if not rows:
         return note(label("report.no_data", lang))
-    return (f'<p>{label("report.conversions", lang)} : {num(d["conversions"], lang)} · '
-            f'{label("report.value", lang)} : {num(d["value"], lang)} ({esc(d["model"])})</p>'
+    return (f'<p>{label("report.conversions", lang)}{colon(lang)} {num(d["conversions"], lang)} · '
+            f'{label("report.value", lang)}{colon(lang)} {num(d["value"], lang)} ({esc(d["model"])})</p>'
             + table([label("report.channel", lang), label("report.conversions", lang), label("report.value", lang),
                      "removal effect"], rows, right={1, 2, 3}))
 
