@@ -110,7 +110,8 @@ def webhook_server():
     server.server_close()
 
 
-def act_yaml(path: Path, smtp_port: int | None = None, hook_url: str | None = None, **guards) -> None:
+def act_yaml(path: Path, smtp_port: int | None = None, hook_url: str | None = None, batch_size: int = 7,
+             **guards) -> None:
     lines = []
     if smtp_port:
         lines += ["smtp:", "  host: 127.0.0.1", f"  port: {smtp_port}", "  sender: Boutique <shop@example.org>"]
@@ -124,7 +125,7 @@ def act_yaml(path: Path, smtp_port: int | None = None, hook_url: str | None = No
                 lines += [f"  {k}:"] + [f"    {a}: {b}" for a, b in v.items()]
             else:
                 lines += [f"  {k}: {json.dumps(v)}"]
-    lines += ["batch_size: 7"]
+    lines += [f"batch_size: {batch_size}"]
     (path / "act.yaml").write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
