@@ -162,3 +162,18 @@ def test_worked_example_and_engine_errors(tmp_path):
         assert [p["id"] for p in funnel_people(s, ["a", "b"], step=1, engine="codes").people] == ["c1", "c2"]
         with pytest.raises(AnalysisError):
             paths(s, engine="fastest")
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
+@given(journeys, st.sampled_from([None, "channel", "attributes.segment"]), bound, bound,
+       st.sampled_from([None, "2m", "1h"]))
+def test_kpis_engines_agree(raw, by, since, until, window):
+    from parcours.analysis.kpis import stage_kpis
+
+    with scratch_store() as s:
+        build(s, raw)
+        s.con.execute("""INSERT INTO customers VALUES ('c1', NULL, NULL, '{"segment": "vip"}'),
+                         ('c2', NULL, NULL, '{"segment": "new"}')""")
+        kw = dict(by=by, since=since, until=until, conversion_window=window)
+        a = stage_kpis(s, MODEL, engine="codes", **kw).to_dict()
+        assert a == stage_kpis(s, MODEL, engine="portable", **kw).to_dict()

@@ -19,6 +19,7 @@ import pandas as pd
 
 from ..errors import AnalysisError
 from ._common import JOURNEY, as_time, attribute_name, json_ready, parse_duration
+from .journey_codes import clustered, use_codes
 
 __all__ = ["StageKpisResult", "stage_kpis", "METRICS", "NO_CHANNEL"]
 
@@ -87,15 +88,25 @@ class StageKpisResult:
 
 
 # -- SQL ----------------------------------------------------------------------------------
-def _events_sql(by: str | None, since, until) -> tuple[str, list]:
-    """``ev``: the events in range with an order number per person and the person's group."""
+#: journey_view's columns that ``ev`` reads, from journey_events and the small dictionary
+#: tables: the person key stands for person_id, and the raw ``events`` are not joined.
+_CODES = """(SELECT j.person_key AS person_id, make_timestamp(j.ts) AS "timestamp", j.ts AS ts_us,
+        de.name AS event, dc.name AS channel, ds.id AS stage, j.seq, {rowid} AS _row
+    FROM journey_events j LEFT JOIN dim_event de ON de.code = j.event_code
+    LEFT JOIN dim_channel dc ON dc.code = j.channel_code LEFT JOIN dim_stage ds ON ds.stage = j.stage)"""
+
+
+def _events_sql(by: str | None, since, until, codes: bool = False, clustered: bool = False) -> tuple[str, list]:
+    """``ev``: the events in range with an order number per person and the person's group.
+
+    ``codes`` reads journey_events (person_id is then the integer person key). When it is
+    ``clustered`` (stored in person, time order), the row id is already an order number
+    within each person, and the window that numbers the rows is not needed."""
     where, params = ["person_id IS NOT NULL"], []
-    if since is not None:
-        where.append('"timestamp" >= ?')
-        params.append(since)
-    if until is not None:
-        where.append('"timestamp" < ?')
-        params.append(until)
+    for bound, op in ((since, ">="), (until, "<")):
+        if bound is not None:
+            where.append(f"ts_us {op} epoch_us(CAST(? AS TIMESTAMP))" if codes else f'"timestamp" {op} ?')
+            params.append(bound)
     attr = attribute_name(by)
     if by is None:
         grp = "CAST(NULL AS VARCHAR)"
@@ -107,14 +118,17 @@ def _events_sql(by: str | None, since, until) -> tuple[str, list]:
     elif attr is not None:
         grp = "json_extract_string(c.attributes, ?)"
         params.insert(0, '$."' + attr.replace('"', '\\"') + '"')
-        join = ("LEFT JOIN persons p ON p.person_id = j.person_id "
+        join = (f"LEFT JOIN persons p ON p.{'person_key' if codes else 'person_id'} = j.person_id "
                 "LEFT JOIN customers c ON c.customer_id = p.customer_id")
     else:
         raise AnalysisError(f"by must be channel or attributes.<name>, not {by!r}")
+    ord_ = "j._row" if codes and clustered else \
+        'row_number() OVER (PARTITION BY j.person_id ORDER BY j."timestamp", j.seq)'
+    source = _CODES.format(rowid="j.rowid" if clustered else "NULL") if codes else JOURNEY
     sql = f"""ev AS (
         SELECT j.person_id, j."timestamp" AS ts, j.event, j.channel, j.stage, {grp} AS grp,
-               row_number() OVER (PARTITION BY j.person_id ORDER BY j."timestamp", j.seq) AS ord
-        FROM (SELECT * FROM {JOURNEY} WHERE {' AND '.join(where)}) j {join}),
+               {ord_} AS ord
+        FROM (SELECT * FROM {source} WHERE {' AND '.join(where)}) j {join}),
     person_grp AS (SELECT DISTINCT person_id, grp FROM ev)"""
     return sql, params
 
@@ -165,7 +179,7 @@ def _conversion(store, ev: str, params: list, pairs: list[tuple[str, str]], wind
         GROUP BY f.grp, f.stage""", params)
 
 
-def _history(store, ev: str, params: list, since, until) -> pd.DataFrame:
+def _history(store, ev: str, params: list, since, until, codes: bool = False) -> pd.DataFrame:
     """Median time in the stage and backward-move rate, from ``stage_history``."""
     where, hp = [], []
     if since is not None:
@@ -176,9 +190,10 @@ def _history(store, ev: str, params: list, since, until) -> pd.DataFrame:
         hp.append(until)
     cond = f"WHERE {' AND '.join(where)}" if where else ""
     return _q(store, f"""WITH {ev},
-        h AS (SELECT p.person_id, ds.id AS stage, h.entered_at, h.left_at,
+        h AS (SELECT {'h.person_key AS person_id' if codes else 'p.person_id'}, ds.id AS stage,
+                     h.entered_at, h.left_at,
                      lead(h.move) OVER (PARTITION BY h.person_key ORDER BY h.visit) AS next_move
-              FROM stage_history h JOIN persons p USING (person_key)
+              FROM stage_history h {'' if codes else 'JOIN persons p USING (person_key)'}
               JOIN dim_stage ds ON ds.stage = h.stage),
         hv AS (SELECT pg.grp, h.* FROM h JOIN person_grp pg USING (person_id) {cond}),
         per AS (SELECT grp, person_id, stage,
@@ -274,13 +289,14 @@ def _stages_with(model, event: str, metrics: tuple[str, ...]) -> set[str]:
 
 
 def stage_kpis(store, model, by: str | None = None, since=None, until=None,
-               conversion_window=None, *, lang: str = "en") -> StageKpisResult:
+               conversion_window=None, *, lang: str = "en", engine: str = "auto") -> StageKpisResult:
     """The success indicators of every stage of ``model``, overall and per group of ``by``.
 
     ``by``: ``"channel"`` (the person's first-touch channel in the period) or
     ``"attributes.<name>"`` (a customer attribute). ``since``/``until`` restrict the events
     (``since <= timestamp < until``) and the stage visits (by their start).
-    ``conversion_window`` defaults to the model's ``conversion_window``.
+    ``conversion_window`` defaults to the model's ``conversion_window``. ``engine``:
+    ``codes`` reads journey_events and the dictionary tables, ``portable`` journey_view.
     """
     if not store.has_table(JOURNEY):
         raise AnalysisError("no journey tables: run the stage assignment (parcours refresh) first")
@@ -294,14 +310,15 @@ def stage_kpis(store, model, by: str | None = None, since=None, until=None,
     repurchase = _stages_with(model, "purchase", ("repurchase_rate", "retention_rate"))
     referral = _stages_with(model, "referral_sent", ("referral_rate",))
 
+    codes = use_codes(store, engine)
     result = StageKpisResult(by, lang, window.total_seconds())
     specs = [(None, None)] + ([(by, "group")] if by is not None else [])
     for spec, kind in specs:
-        ev, params = _events_sql(spec, lo, hi)
+        ev, params = _events_sql(spec, lo, hi, codes, codes and clustered(store))
         counts = _counts(store, ev, params)
         channels = _channels(store, ev, params)
         conv = _conversion(store, ev, params, pairs, window_us)
-        hist = _history(store, ev, params, lo, hi)
+        hist = _history(store, ev, params, lo, hi, codes)
         if kind is None:
             result.stages = _stage_rows(model, order, lang, counts, channels, conv, hist, None,
                                         repurchase, referral)
