@@ -417,7 +417,7 @@ class Customer:
         self.e.report.count(s.scenario, "actions")
         values = {k: _show(v) for k, v in self.attrs.items() if not isinstance(v, (dict, list))}
         values.update(customer_id=self.id, message_id=mid, scenario=s.scenario,
-                      entry={k: _show(v) for k, v in s.entry_props.items()})
+                      entry=_Blank({k: _show(v) for k, v in s.entry_props.items()}))
         props = {"scenario": s.scenario, "step": step, "variant": s.variant, "entry_key": s.entry_key}
         touchpoint = f"{s.scenario}:{step}"
         if a.kind == "loyalty":
