@@ -118,8 +118,8 @@ def create_app(workspace_path, *, max_pending: int = 100_000, refresh_interval: 
 
     @app.get("/health", tags=["server"])
     async def health() -> dict:
-        """Liveness, and how many events wait to be written (no customer data)."""
-        return {"status": "ok", "pending": server.writer.pending}
+        """Liveness, events waiting to be written, the writer's counters (no customer data)."""
+        return {"status": "ok", "pending": server.writer.pending, "writer": server.writer.stats.to_dict()}
 
     return app
 

@@ -55,11 +55,16 @@ class WriterStats:
     messages: int = 0
     refreshes: int = 0
     last_refresh_seconds: float | None = None
+    #: wall seconds spent writing and refreshing, for the benchmark and /health.
+    write_seconds: float = 0.0
+    refresh_seconds: float = 0.0
     errors: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict:
         return {"commits": self.commits, "requests": self.requests, "messages": self.messages,
-                "refreshes": self.refreshes, "last_refresh_seconds": self.last_refresh_seconds}
+                "write_seconds": round(self.write_seconds, 3), "refreshes": self.refreshes,
+                "refresh_seconds": round(self.refresh_seconds, 3),
+                "last_refresh_seconds": self.last_refresh_seconds, "errors": len(self.errors)}
 
 
 def _settle(job: _Job, result=None, exc: BaseException | None = None) -> None:
@@ -84,8 +89,9 @@ class Writer:
         self._queue: queue.SimpleQueue = queue.SimpleQueue()
         self._pending = 0
         self._lock = threading.Lock()
-        self._dirty = True  # refresh once at start: journeys may predate the last import
-        self._last_refresh = 0.0
+        # imports from the CLI refresh already; new data here waits at most refresh_interval
+        self._dirty = False
+        self._last_refresh = time.monotonic()
         self._thread = threading.Thread(target=self._run, name="parcours-writer", daemon=True)
 
     # -- the event loop's side --------------------------------------------------------
@@ -169,6 +175,7 @@ class Writer:
                     and time.monotonic() - self._last_refresh >= self.refresh_interval)
 
     def _write(self, jobs: list[_Job]) -> None:
+        t0 = time.monotonic()
         try:
             report = import_segment_rows(self.workspace.store, _merge([j.rows for j in jobs]), "http")
         except Exception as exc:  # noqa: BLE001 - isolate the request that fails, keep the others
@@ -182,6 +189,7 @@ class Writer:
             _settle(jobs[0], exc=exc)
             return
         self._dirty = True
+        self.stats.write_seconds += time.monotonic() - t0
         self.stats.commits += 1
         self.stats.requests += len(jobs)
         self.stats.messages += sum(j.rows.messages for j in jobs)
@@ -206,6 +214,7 @@ class Writer:
         self._dirty = False
         self._last_refresh = time.monotonic()
         self.stats.refreshes += 1
+        self.stats.refresh_seconds += self._last_refresh - t0
         self.stats.last_refresh_seconds = round(self._last_refresh - t0, 3)
         data = stats.to_dict() if hasattr(stats, "to_dict") else {}
         for j in waiting:
