@@ -436,7 +436,8 @@ class Customer:
             values["survey"] = props["survey"] = a.survey
             values["survey_url"] = render(settings.survey_url, {"message_id": mid, "survey": a.survey})
         if a.kind == "offer":
-            values["coupon"] = props["coupon"] = code(s.scenario[:4].upper(), s.scenario, self.id, s.entry_key)
+            prefix = "".join(ch for ch in s.scenario.upper() if ch.isalnum())[:4] or "CODE"
+            values["coupon"] = props["coupon"] = code(prefix, s.scenario, self.id, s.entry_key)
             values["discount"] = props["discount"] = a.discount or ""
         if a.kind == "referral":
             values["referral_code"] = props["referral_code"] = referral_code(self.id)
