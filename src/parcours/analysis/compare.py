@@ -157,8 +157,9 @@ def compare(store, model, a: str, b: str, steps: Iterable | None = None, window=
         raise AnalysisError(f"alpha must be between 0 and 1, not {alpha}")
     if top < 1:
         raise AnalysisError(f"top must be at least 1, not {top}")
-    stages = steps is None or not list(steps)
-    steps = list(model.path_order) if stages else list(steps)
+    steps = list(steps or [])
+    stages = not steps
+    steps = steps or list(model.path_order)
     window = model.window if window is None else window
     with_feedback = store.has_table("feedback")
     sides = []
