@@ -969,9 +969,11 @@ def map_(
     """The journey map: stage columns, lanes from the data, designed vs lived, empathy maps."""
     from .render.labels import label
     from .render.map_data import journey_map
-    from .render.map_html import write_map
+    from .render.map_html import map_format, write_map
 
     lang = lang or lang_default()
+    if out is not None:
+        map_format(out)  # a wrong extension fails before the work
     with _open(directory) as ws, ws.segment_scope(segment):
         result = journey_map(ws.store, ws.model, lang=lang, persona=persona, scope=segment)
     if out is not None:
@@ -1001,9 +1003,10 @@ def report(
 ):
     """One self-contained page for a manager: health, map, funnel, paths, KPIs, pain points, feedback, CAC, CLV."""
     from .render.labels import label
-    from .render.report import build_report, write_report
+    from .render.report import build_report, report_format, write_report
 
     lang = lang or lang_default()
+    report_format(out)
     with _open(directory) as ws, ws.segment_scope(segment):
         result = build_report(ws.store, ws.model, lang=lang, scope=segment)
     path = write_report(result, out, source=str(directory))

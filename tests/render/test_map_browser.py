@@ -20,9 +20,15 @@ def shots(tmp_path_factory):
     return tmp_path_factory.mktemp("screenshots")
 
 
+@pytest.fixture(scope="module")
+def maps(demo_ws):
+    """The demo's map in each language, computed once for the module."""
+    return {lang: journey_map(demo_ws.store, demo_ws.model, lang=lang) for lang in ("fr", "en")}
+
+
 @pytest.mark.parametrize("lang", ["fr", "en"])
-def test_map_fits_a_laptop_screen(demo_ws, browser, shots, tmp_path, lang):
-    jm = journey_map(demo_ws.store, demo_ws.model, lang=lang)
+def test_map_fits_a_laptop_screen(demo_ws, maps, browser, shots, tmp_path, lang):
+    jm = maps[lang]
     html = write_map(jm, tmp_path / "map.html")
     text = html.read_text(encoding="utf-8")
     assert "<script src=" not in text and "<link " not in text  # self-contained (the browser checks requests)
@@ -43,8 +49,8 @@ def test_eight_stage_map_fits_1366(demo_ws, browser, shots, tmp_path):
         check_layout(browser, html, shots, "map-8", stages=8)
 
 
-def test_json_and_markdown_carry_the_same_map(demo_ws, tmp_path):
-    jm = journey_map(demo_ws.store, demo_ws.model, lang="en")
+def test_json_and_markdown_carry_the_same_map(maps, tmp_path):
+    jm = maps["en"]
     data = json.loads(write_map(jm, tmp_path / "m.json").read_text(encoding="utf-8"))
     assert data == json.loads(json.dumps(jm.to_dict(), default=str))
     md = write_map(jm, tmp_path / "m.md").read_text(encoding="utf-8")
@@ -54,14 +60,14 @@ def test_json_and_markdown_carry_the_same_map(demo_ws, tmp_path):
     assert "Designed vs lived" in md and "Empathy map" in md
 
 
-def test_png_and_svg_exports(demo_ws, tmp_path):
+def test_png_and_svg_exports(maps, tmp_path):
     pytest.importorskip("playwright")  # same condition as the browser tests: chromium is here
     from render_support import CHROMIUM
     from pathlib import Path
 
     if not Path(CHROMIUM).exists():
         pytest.skip("chromium is not installed")
-    jm = journey_map(demo_ws.store, demo_ws.model, lang="fr")
+    jm = maps["fr"]
     png = write_map(jm, tmp_path / "m.png").read_bytes()
     assert png[:8] == b"\x89PNG\r\n\x1a\n"
     width, height = int.from_bytes(png[16:20], "big"), int.from_bytes(png[20:24], "big")
@@ -70,10 +76,10 @@ def test_png_and_svg_exports(demo_ws, tmp_path):
     assert svg.startswith("<svg") and "data:image/png;base64," in svg
 
 
-def test_unknown_extension_is_a_clear_error(demo_ws, tmp_path):
+def test_unknown_extension_is_a_clear_error(maps, tmp_path):
     from parcours.errors import ConfigError
 
-    jm = journey_map(demo_ws.store, demo_ws.model, lang="en")
+    jm = maps["en"]
     with pytest.raises(ConfigError, match=r"\.html, \.md, \.json, \.png, \.svg"):
         write_map(jm, tmp_path / "m.pdf")
 

@@ -110,3 +110,5 @@ def test_map_and_report_of_a_saved_segment(cli_ws, tmp_path):
     rep = runner.invoke(app, ["report", cli_ws, "--segment", "pros", "--out", str(tmp_path / "r.html"), "--lang", "en"])
     assert rep.exit_code == 0, rep.output
     assert "Report written:" in rep.output and "· pros" in (tmp_path / "r.html").read_text(encoding="utf-8")
+    bad = runner.invoke(app, ["report", cli_ws, "--out", str(tmp_path / "r.pdf")])
+    assert bad.exit_code == 2 and ".html" in bad.output

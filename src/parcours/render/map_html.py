@@ -16,7 +16,7 @@ from .html import colon, esc, figure_html, num, page, pct, signed
 from .labels import label
 from .map_data import BLUEPRINT_LANES, JourneyMap
 
-__all__ = ["map_fragment", "map_page", "map_markdown", "write_map", "FORMATS"]
+__all__ = ["map_fragment", "map_page", "map_markdown", "write_map", "map_format", "FORMATS"]
 
 FORMATS = ("html", "md", "json", "png", "svg")
 
@@ -371,13 +371,19 @@ def map_markdown(jm: JourneyMap) -> str:
 
 
 # -- files --------------------------------------------------------------------------------
-def write_map(jm: JourneyMap, out: str | Path) -> Path:
-    """Write the map to ``out``; its extension chooses the format (html, md, json, png, svg)."""
-    out = Path(out)
-    fmt = out.suffix.lower().lstrip(".")
+def map_format(out: str | Path) -> str:
+    """The format chosen by the file's extension; checked before the map is computed."""
+    fmt = Path(out).suffix.lower().lstrip(".")
     if fmt not in FORMATS:
         raise ConfigError(f"cannot write {out}: the extension must be one of "
                           f"{', '.join('.' + f for f in FORMATS)}")
+    return fmt
+
+
+def write_map(jm: JourneyMap, out: str | Path) -> Path:
+    """Write the map to ``out``; its extension chooses the format (html, md, json, png, svg)."""
+    out = Path(out)
+    fmt = map_format(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     if fmt == "json":
         out.write_text(json.dumps(jm.to_dict(), ensure_ascii=False, indent=2, default=str) + "\n", encoding="utf-8")

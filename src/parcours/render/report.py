@@ -18,7 +18,7 @@ from .labels import label
 from .map_data import JourneyMap, feedback_kpis, journey_map, pain_points
 from .map_html import map_fragment
 
-__all__ = ["Report", "build_report", "report_html", "write_report", "SECTIONS"]
+__all__ = ["Report", "build_report", "report_html", "write_report", "report_format", "SECTIONS"]
 
 SECTIONS = ("summary", "map", "funnel", "paths", "kpis", "pain_points", "feedback", "attribution", "cac", "clv")
 #: how deep and how wide the event-paths Sankey goes.
@@ -382,14 +382,20 @@ def report_html(report: Report, source: str = "") -> str:
     return page(report.title, "".join(parts), lang)
 
 
+def report_format(out: str | Path) -> str:
+    """``.html`` or ``.json``, from the file's extension; checked before the report is built."""
+    fmt = Path(out).suffix.lower()
+    if fmt not in (".html", ".json"):
+        raise ConfigError(f"cannot write {out}: the report is written as .html (or its data as .json)")
+    return fmt
+
+
 def write_report(report: Report, out: str | Path, source: str = "") -> Path:
     """Write the report as HTML (or its data as .json)."""
     import json
 
     out = Path(out)
-    fmt = out.suffix.lower()
-    if fmt not in (".html", ".json"):
-        raise ConfigError(f"cannot write {out}: the report is written as .html (or its data as .json)")
+    fmt = report_format(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     if fmt == ".json":
         out.write_text(json.dumps(report.to_dict(), ensure_ascii=False, indent=2, default=str) + "\n", encoding="utf-8")
