@@ -357,7 +357,7 @@ class Customer:
             target = spec.split.then if ok else spec.split.else_
             self._arrive(s, sc.index(target) if target else s.step + 1, t)
         elif spec.kind == "random":
-            sid = sc.step_ids()[s.step]
+            sid = sc.ids[s.step]
             u = unit_hash("variant", s.scenario, sid, self.id) * sum(v.weight for v in spec.random)
             for v in spec.random:
                 u -= v.weight
@@ -367,7 +367,7 @@ class Customer:
                 s.variant = v.name
             self._arrive(s, sc.index(v.goto) if v.goto else s.step + 1, t)
         elif spec.kind == "action":
-            later = self._act(s, spec.action, sc.step_ids()[s.step], t)
+            later = self._act(s, spec.action, sc.ids[s.step], t)
             if later is not None:
                 s.due_at = later
                 s.steps_done -= 1

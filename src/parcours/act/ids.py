@@ -21,13 +21,13 @@ def unit_hash(*parts) -> float:
 
 
 def short_id(*parts, length: int = 20) -> str:
-    """A lower-case base32 id, readable in a mail header or a coupon."""
-    return base64.b32encode(_digest(parts, 16)).decode().rstrip("=").lower()[:length]
+    """A hexadecimal id (``length`` digits), e.g. a message id."""
+    return _digest(parts, (length + 1) // 2).hex()[:length]
 
 
 def code(prefix: str, *parts, length: int = 8) -> str:
-    """A customer-facing code such as ``R-K3JD8QW2``: upper case, no look-alike padding."""
-    return f"{prefix}-{short_id(*parts, length=length).upper()}"
+    """A customer-facing code such as ``R-K3JD8QW2``: base32, upper case, no 0/1/8/9 to misread."""
+    return f"{prefix}-{base64.b32encode(_digest(parts, 10)).decode()[:length]}"
 
 
 __all__ = ["unit_hash", "short_id", "code"]

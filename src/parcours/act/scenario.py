@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import string
+from functools import cached_property, lru_cache
 from importlib import resources
 from pathlib import Path
 from typing import Literal, Union
@@ -32,6 +33,7 @@ _ID = re.compile(r"^[A-Za-z0-9_.-]+$")
 CHANNELS = ("email", "sms", "webhook")
 
 
+@lru_cache(maxsize=256)
 def duration(text: str) -> dt.timedelta:
     n, unit = _DURATION.match(text).groups()
     return dt.timedelta(seconds=int(n) * _UNIT[unit])
@@ -347,8 +349,12 @@ class Scenario(_Strict):
     def step_ids(self) -> list[str]:
         return [s.id or f"step{i + 1}" for i, s in enumerate(self.steps)]
 
+    @cached_property
+    def ids(self) -> tuple[str, ...]:
+        return tuple(self.step_ids())
+
     def index(self, step_id: str) -> int:
-        return self.step_ids().index(step_id)
+        return self.ids.index(step_id)
 
     def event_names(self) -> set[str]:
         """Event names the engine must look at while customers are in this scenario."""
