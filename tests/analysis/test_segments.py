@@ -133,11 +133,16 @@ def test_scope_on_the_journey_layer_equals_a_workspace_of_the_members(tmp_path_f
             make_workspace(d / "some", [e for e in events if e["customer_id"] in members],
                            [c for c in customers if c["customer_id"] in members],
                            [f for f in feedback if f["customer_id"] in members]) as only:
+        steps = ["product_view", "add_to_cart", "purchase"]
         with ws.store.scoped(LIST, [members]):
             got = stage_kpis(ws.store, ws.model, by="attributes.tier").to_dict()
+            got_funnel = funnel(ws.store, steps, window="2d", by="channel").to_dict()
+            got_paths = paths(ws.store, by="stage").to_dict()
             counts = [ws.store.scalar(f"SELECT count(*) FROM {t}") for t in
                       ("persons", "journey_events", "stage_history", "person_stage", "customers", "feedback")]
         assert got == stage_kpis(only.store, only.model, by="attributes.tier").to_dict()
+        assert got_funnel == funnel(only.store, steps, window="2d", by="channel").to_dict()
+        assert got_paths == paths(only.store, by="stage").to_dict()
         assert counts == [only.store.scalar(f"SELECT count(*) FROM {t}") for t in
                           ("persons", "journey_events", "stage_history", "person_stage", "customers", "feedback")]
 
