@@ -13,11 +13,16 @@ import pytest
 from parcours.analysis.attribution import attribution
 from parcours.analysis.cac import cac
 from parcours.analysis.clv import clv
+from parcours.analysis.feedback import emotion_by, feedback
+from parcours.analysis.moments import moments_of_truth
+from parcours.analysis.painpoints import painpoints
+from parcours.analysis.segments import list_segments, save_segment, segment_scope
 from parcours.analysis.funnel import funnel
 from parcours.analysis.kpis import stage_kpis
 from parcours.analysis.paths import paths
 from parcours.analysis.retention import retention
 from parcours.journey.assign import timeline
+from parcours.render.map_data import journey_map
 from parcours.workspace import Workspace
 
 T0 = dt.datetime(2024, 3, 4, 8, 0)
@@ -71,6 +76,18 @@ def loaded(tmp_path_factory):
             assert c.post("/v1/batch", json={"batch": msgs[i:i + 50]}).status_code == 200
     with server.reader() as c:
         assert c.post("/v1/refresh").status_code == 200
+    server.stop()
+    rng = random.Random(3)
+    answers = pd.DataFrame({
+        "customer_id": [f"c{i}" for i in range(30)],
+        "timestamp": [T0 + dt.timedelta(days=rng.randrange(20)) for _ in range(30)],
+        "kind": ["nps", "csat", "review"] * 10,
+        "score": [rng.choice([2, 4, 5]) if k != "nps" else rng.randrange(11) for k in ["nps", "csat", "review"] * 10],
+        "touchpoint": [rng.choice(["pricing", "home"]) for _ in range(30)]})
+    with Workspace.open(path) as ws:
+        ws.import_feedback(answers)
+        save_segment(ws.store, "pros", "segment = pro")
+    server.start()
     yield server
     server.kill()
 
@@ -111,7 +128,23 @@ CASES = [
     ("cac", {"by": "none", "period": "quarter"}, lambda s, m: cac(s, by=None, period="quarter")),
     ("clv", {"calibration_end": CALIBRATION_END, "unit": "week", "horizon": 8},
      lambda s, m: clv(s, calibration_end=CALIBRATION_END, unit="week", horizon=8)),
+    ("feedback", {"by": "touchpoint", "period": "week"}, lambda s, m: feedback(s, by="touchpoint", period="week")),
+    ("emotions", {}, lambda s, m: emotion_by(s)),
+    ("painpoints", {"fdr": 0.2}, lambda s, m: painpoints(s, fdr=0.2)),
+    ("moments", {"min_exposed": 3, "conversions": ["purchase"]},
+     lambda s, m: moments_of_truth(s, min_exposed=3, conversions=["purchase"])),
+    ("segments", {}, lambda s, m: list_segments(s)),
+    ("map", {"lang": "en"}, lambda s, m: journey_map(s, m, lang="en")),
+    # the same analyses inside a saved segment's scope
+    ("paths", {"by": "stage", "segment": "pros"}, lambda s, m: _scoped(s, lambda: paths(s, by="stage"))),
+    ("funnel", {"step": ["product_view", "purchase"], "segment": "pros"},
+     lambda s, m: _scoped(s, lambda: funnel(s, ["product_view", "purchase"]))),
 ]
+
+
+def _scoped(store, run):
+    with segment_scope(store, "pros"):
+        return run()
 
 
 def test_every_analysis_answers_the_python_result(loaded):
@@ -120,8 +153,12 @@ def test_every_analysis_answers_the_python_result(loaded):
         timelines = {cid: c.get(f"/api/v1/customers/{cid}/timeline", params={"lang": "fr"}) for cid in ("c1", "a3")}
         listed = c.get("/api/v1/analyses").json()
     assert [r.status_code for r in answers] == [200] * len(CASES), [r.text for r in answers if r.status_code != 200]
-    assert {a["name"] for a in listed["analyses"]} >= {"funnel", "paths", "retention", "kpis", "attribution",
-                                                       "cac", "clv"}
+    assert {a["name"] for a in listed["analyses"]} >= {
+        "funnel", "paths", "retention", "kpis", "attribution", "cac", "clv", "feedback", "emotions", "painpoints",
+        "moments", "segments", "map"}
+    by_name = {(n, json.dumps(p, sort_keys=True)): r.json() for (n, p, _), r in zip(CASES, answers)}
+    scoped = by_name[("paths", json.dumps({"by": "stage", "segment": "pros"}, sort_keys=True))]
+    assert 0 < scoped["customers"] < by_name[("paths", json.dumps({"by": "stage"}))]["customers"]
     loaded.stop()
     with Workspace.open(loaded.path, read_only=True) as ws:
         for (name, params, run), answer in zip(CASES, answers):
@@ -136,7 +173,13 @@ def test_every_analysis_answers_the_python_result(loaded):
 def test_bad_parameters_answer_4xx_with_the_reason(loaded):
     with loaded.reader() as c:
         r = c.get("/api/v1/funnel", params={"step": ["a", "b"], "window": "fortnight"})
-        assert r.status_code == 400 and "invalid duration" in r.json()["detail"]
+        assert r.status_code == 422 and "window" in r.text
+        r = c.get("/api/v1/funnel", params={"step": ["a", "b"], "window": "0d"})
+        assert r.status_code == 400 and "must be positive" in r.json()["detail"]
+        r = c.get("/api/v1/paths", params={"segment": "nobody"})
+        assert r.status_code == 400 and "nobody" in r.json()["detail"]
+        r = c.get("/api/v1/cac", params={"since": "0.5"})
+        assert r.status_code == 422 and "ISO 8601" in r.text
         r = c.get("/api/v1/funnel", params={})
         assert r.status_code == 400 and "at least one step" in r.json()["detail"]
         r = c.get("/api/v1/funnel", params={"step": "a[colour=red]"})

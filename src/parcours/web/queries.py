@@ -50,7 +50,11 @@ class Params(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class Range(Params):
+class Scoped(Params):
+    segment: Text | None = Field(None, description="Only the persons of this saved segment (parcours segment add).")
+
+
+class Range(Scoped):
     since: Time | None = Field(None, description="Only events on or after this time (ISO 8601).")
     until: Time | None = Field(None, description="Only events before this time (ISO 8601).")
 
@@ -58,8 +62,10 @@ class Range(Params):
 @dataclass(frozen=True)
 class Analysis:
     """``target`` is ``"module:function"`` (imported on first use) or a callable
-    ``(store, workspace, params) -> result``; with a name, the params' fields are the
-    function's keyword arguments and ``model=True`` passes the journey model second."""
+    ``(store, workspace, params) -> result``. With a name, the parameters the client gave are
+    passed as keyword arguments (the others keep the function's defaults, which the params
+    model repeats for the schema) and ``model=True`` passes the journey model second. A
+    ``segment`` parameter runs the analysis inside that saved segment's scope."""
 
     name: str
     target: str | Callable
@@ -68,12 +74,18 @@ class Analysis:
     model: bool = False
 
     def run(self, store, workspace, params: Params):
-        if callable(self.target):
-            return self.target(store, workspace, params)
+        from ..analysis.segments import segment_scope
+
+        with segment_scope(store, getattr(params, "segment", None)):
+            if callable(self.target):
+                return self.target(store, workspace, params)
+            args = (store, workspace.model) if self.model else (store,)
+            return self.function(*args, **params.model_dump(exclude_unset=True, exclude={"segment"}))
+
+    @property
+    def function(self) -> Callable:
         module, fn = self.target.split(":")
-        function = getattr(importlib.import_module(module), fn)
-        args = (store, workspace.model) if self.model else (store,)
-        return function(*args, **params.model_dump())
+        return getattr(importlib.import_module(module), fn)
 
 
 REGISTRY: dict[str, Analysis] = {}
@@ -124,7 +136,7 @@ class PathsParams(Range):
 class RetentionParams(Range):
     start_event: Text = "purchase"
     return_event: Text | None = Field(None, description="Default: any event counts as a return.")
-    period: Literal["day", "week", "month"] = "week"
+    period: Literal["day", "week", "month"] = "day"
     periods: int = Field(12, ge=1, le=366)
     retention_type: Literal["first_time", "recurring"] = "first_time"
     purchase_event: Text = "purchase"
@@ -137,7 +149,7 @@ class KpisParams(Range):
     lang: Literal["fr", "en"] = "en"
 
 
-class AttributionParams(Params):
+class AttributionParams(Scoped):
     conversion: Text = "purchase"
     touch: Literal["channel", "touchpoint", "campaign"] = "channel"
     model: Literal["markov", "first", "last", "linear", "time_decay", "position"] = "markov"
@@ -155,16 +167,48 @@ class CacParams(Range):
 def _cac(store, workspace, p: CacParams):
     from ..analysis.cac import cac
 
-    return cac(store, **{**p.model_dump(), "by": None if p.by == "none" else p.by})
+    return cac(store, **{**p.model_dump(exclude={"segment"}), "by": None if p.by == "none" else p.by})
 
 
-class ClvParams(Params):
+class ClvParams(Scoped):
     purchase_event: Text = "purchase"
     calibration_end: Time | None = Field(None, description="Default: the last purchase.")
-    unit: Literal["day", "week"] = "day"
+    unit: Literal["day", "week"] = "week"
     horizon: int = Field(52, ge=1, le=3650)
     margin: float = Field(1.0, ge=0.0, le=1e6)
     discount_rate: float | None = Field(None, gt=-1.0, le=10.0)
+
+
+class FeedbackParams(Range):
+    by: Text | None = Field(None, description="stage, touchpoint, channel, kind, segments or attributes.NAME.")
+    period: Literal["day", "week", "month"] | None = None
+
+
+class EmotionParams(Range):
+    by: Literal["stage", "touchpoint"] = "stage"
+
+
+Conversions = Annotated[list[Annotated[str, Field(min_length=1, max_length=200)]],
+                        Field(min_length=1, max_length=10, description="Conversion events, repeated.")]
+
+
+class PainPointsParams(Range):
+    conversions: Conversions = ["purchase", "repeat_purchase"]
+    segment_attribute: Text = "segment"
+    fdr: float = Field(0.01, gt=0.0, lt=1.0)
+    verbatims: int = Field(3, ge=0, le=20)
+
+
+class MomentsParams(Range):
+    conversions: Conversions = ["purchase", "repeat_purchase"]
+    min_exposed: int = Field(30, ge=1, le=10**9)
+    fdr: float = Field(0.05, gt=0.0, lt=1.0)
+
+
+class MapParams(Params):
+    lang: Literal["fr", "en"] = "fr"
+    persona: Text | None = None
+    scope: Text | None = Field(None, description="Name of a saved segment the map is drawn for.")
 
 
 register("funnel", _funnel, FunnelParams, "Conversion through ordered steps, time to convert, breakdowns.")
@@ -177,6 +221,17 @@ register("attribution", "parcours.analysis.attribution:attribution", Attribution
          "Conversions credited to channels, touchpoints or campaigns (Markov and heuristic models).")
 register("cac", _cac, CacParams, "Customer acquisition cost per period, by channel or campaign.")
 register("clv", "parcours.analysis.clv:clv", ClvParams, "Historical and predictive customer lifetime value.")
+register("feedback", "parcours.analysis.feedback:feedback", FeedbackParams,
+         "NPS (with its confidence interval), CSAT, CES and counts, overall, per group and per period.")
+register("emotions", "parcours.analysis.feedback:emotion_by", EmotionParams,
+         "An emotion score in [-1, 1] per stage or touchpoint (the journey map's curve).")
+register("painpoints", "parcours.analysis.painpoints:painpoints", PainPointsParams,
+         "Frictions found in the data, each with its evidence.")
+register("moments", "parcours.analysis.moments:moments_of_truth", MomentsParams,
+         "Moments of truth: touchpoints by adjusted effect on conversion.")
+register("segments", "parcours.analysis.segments:list_segments", Params, "The saved segments and their sizes.")
+register("map", "parcours.render.map_data:journey_map", MapParams,
+         "The journey map: lanes per stage, designed and lived path, emotions, pain points.", model=True)
 
 
 # -- routes -------------------------------------------------------------------------------------
