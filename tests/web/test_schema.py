@@ -35,6 +35,8 @@ def server(tmp_path_factory):
 
 
 def _schemathesis(server: Live, key: str, *filters: str) -> subprocess.CompletedProcess:
+    """The schemathesis command line on the server; it keeps its state in a .schemathesis
+    folder of its working directory, so it runs in the workspace's."""
     phases = "examples,coverage,fuzzing,stateful" if os.environ.get("PARCOURS_SCHEMATHESIS_FULL") else \
         "examples,fuzzing,stateful"
     cli = Path(sys.executable).with_name("schemathesis")
@@ -42,7 +44,7 @@ def _schemathesis(server: Live, key: str, *filters: str) -> subprocess.Completed
         [str(cli), "run", server.url + "/openapi.json", "-H", f"Authorization: Bearer {key}",
          "--checks", "all", "--exclude-checks", "positive_data_acceptance", "--phases", phases,
          "--max-examples", "5", "--workers", "1", "--request-timeout", "120", "--max-response-time", "120", "--seed", "1", *filters],
-        capture_output=True, text=True, timeout=600,
+        capture_output=True, text=True, timeout=600, cwd=server.path,
     )
 
 
