@@ -75,9 +75,6 @@ LABELS: dict[str, dict[str, str]] = {
     "note.painpoints_failed": {"fr": "Points de douleur non calculés : {error}",
                                "en": "Pain points not computed: {error}"},
     "note.feedback_failed": {"fr": "Émotions non calculées : {error}", "en": "Emotions not computed: {error}"},
-    "note.themes_missing": {
-        "fr": "Les thèmes des verbatims ne sont pas encore extraits : « pense » montre les notes.",
-        "en": "Verbatim themes are not extracted yet: 'thinks' shows the scores."},
     # report
     "report.title": {"fr": "Rapport du parcours client", "en": "Customer journey report"},
     "report.summary": {"fr": "Santé du parcours", "en": "Journey health"},

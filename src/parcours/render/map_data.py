@@ -441,7 +441,7 @@ def journey_map(store, model, *, lang: str = "fr", persona: str | None = None,
     """
     from ..analysis.kpis import stage_kpis
 
-    if not store.has_table(JOURNEY):
+    if not (store.has_table(JOURNEY) and store.has_table("journey_events")):
         raise AnalysisError("no journey tables: run the stage assignment (parcours refresh) first")
     groups = _groups(store, model, lang, persona)  # an unknown persona fails before the work
     if kpis is None:
