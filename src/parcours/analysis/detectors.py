@@ -108,10 +108,9 @@ def steps_of(jf: JourneyFrame) -> Steps:
     if stage is None:
         empty = pd.DataFrame(columns=["pid", "ts", "touchpoint", "channel", "exited", "converted_after"])
         return Steps(None, [], empty, empty, pd.Series(dtype="datetime64[ns]"), order_value)
-    tp = ev[ev.touchpoint.notna()]
-    share = (tp.stage.astype(object) == stage).groupby(tp.touchpoint.astype(object)).mean()
-    touchpoints = sorted(share[share > 0.5].index)
-    se = ev[(ev.stage.astype(object) == stage) & ev.touchpoint.astype(object).isin(touchpoints)]
+    tpt = jf.touchpoint_table()
+    touchpoints = sorted(tpt.index[(tpt.stage == stage) & (tpt.stage_share > 0.5)])
+    se = ev[(ev.stage == stage) & ev.touchpoint.isin(touchpoints)]
     se = se[["pid", "ts", "touchpoint", "channel"]].copy()
     se["touchpoint"] = se.touchpoint.astype(object)
     se["channel"] = se.channel.astype(object)
@@ -120,9 +119,9 @@ def steps_of(jf: JourneyFrame) -> Steps:
     conv_after_last = converted_at.reindex(last.index)
     exited_pid = last.index[~(conv_after_last >= last.ts).to_numpy()]
     reach = se.groupby(["pid", "touchpoint", "channel"], dropna=False).ts.max().reset_index()
-    lastk = last.loc[exited_pid]
-    exit_keys = set(zip(lastk.index, lastk.touchpoint, lastk.channel))
-    reach["exited"] = [k in exit_keys for k in zip(reach.pid, reach.touchpoint, reach.channel)]
+    lastk = last.loc[exited_pid, ["touchpoint", "channel"]].reset_index().assign(exited=True)
+    reach = reach.merge(lastk, on=["pid", "touchpoint", "channel"], how="left")
+    reach["exited"] = reach.exited.fillna(False).astype(bool)
     reach["converted_after"] = (converted_at.reindex(reach.pid).to_numpy() >= reach.ts.to_numpy())
     reach["period"] = jf.period_of(reach.ts)
     return Steps(stage, touchpoints, se, reach, converted_at, order_value)
@@ -153,9 +152,7 @@ def step_exits(jf: JourneyFrame, st: Steps, floors: Floors) -> list[Candidate]:
     if st.stage is None:
         return out
     reach = st.reach
-    events_at = jf.events[jf.events.touchpoint.notna()].groupby(
-        jf.events.touchpoint.astype(object)[jf.events.touchpoint.notna()]).event.agg(
-        lambda s: set(s.astype(object)))
+    events_at = jf.touchpoint_table().events
     seg = jf.segment.reindex(reach.pid).to_numpy()
     for tp in st.touchpoints:
         at = reach[reach.touchpoint == tp]
@@ -259,11 +256,14 @@ def superfluous_steps(jf: JourneyFrame, st: Steps, floors: Floors) -> list[Candi
     pid = se.pid.to_numpy()
     tps = se.touchpoint.to_numpy()
     prev = shifted(tps, pid, 1)
+    reached = se.groupby("touchpoint").pid.nunique()
     for tp in st.touchpoints:
         before = pd.Series(prev[(tps == tp) & pd.notna(prev) & (prev != tp)])
         if before.empty:
             continue
         p = before.value_counts().index[0]
+        if reached.get(tp, 0) < 0.5 * floors.pass_share * reached.get(p, 0):
+            continue  # too few pass through it to be a step most journeys take
         # people who went past the slot of the step after p, through it or not (those who
         # left at p or right at the step are out: both groups have the same chance to leave)
         first_p = se[se.touchpoint == p].groupby("pid").ts.min()
@@ -372,7 +372,7 @@ def loops(jf: JourneyFrame, st: Steps, floors: Floors) -> list[Candidate]:
     per["converted"] = np.isin(per.pid.to_numpy(), st.converted_at.index.to_numpy())
     conv = per.groupby(["group", "loop"]).converted.mean()
     by_channel = pairs.groupby("channel")[["n", "loops"]].sum()
-    visitors = ev.groupby(ev.touchpoint.astype(object)).pid.nunique()
+    visitors = jf.touchpoint_table().visitors
     for r in pairs.itertuples(index=False):
         tot = by_channel.loc[r.channel]
         if r.n < MIN_N or tot.n - r.n < MIN_N:
@@ -389,7 +389,7 @@ def loops(jf: JourneyFrame, st: Steps, floors: Floors) -> list[Candidate]:
         e["conversion_loopers"], e["conversion_others_in_pair"] = c_loop, c_other
         drop = (c_other - c_loop) if c_loop is not None and c_other is not None else 0.0
         lost = max(drop, 0.0) * r.loops / jf.months
-        stage = _mode(ev.stage[ev.touchpoint.astype(object) == place_tp].astype(object)) if ok else None
+        stage = jf.touchpoint_table().stage.get(place_tp)
 
         def who(group=r.group):
             return per.pid[(per.group == group) & per.loop].to_numpy()
@@ -455,9 +455,13 @@ def price_inconsistency(jf: JourneyFrame, st: Steps, floors: Floors) -> list[Can
     chans = pd.unique(pe.channel)
     if len(chans) < 2:
         return out
+    cell = pe.groupby(["product", "channel"], observed=True).price.agg(["median", "size"]).reset_index()
+    cell["product"] = cell["product"].astype(object)
     for c in chans:
-        mine = pe[pe.channel == c].groupby("product").price.median()
-        others = pe[pe.channel != c].groupby("product").price.median()
+        mine = cell[cell.channel == c].set_index("product")["median"]
+        # the reference price: the product's median on its most used other channel
+        others = (cell[cell.channel != c].sort_values("size", ascending=False, kind="stable")
+                  .drop_duplicates("product").set_index("product")["median"])
         both = pd.concat([mine.rename("p"), others.rename("ref")], axis=1).dropna()
         both = both[both.ref > 0]
         if len(both) < MIN_N:
@@ -467,7 +471,8 @@ def price_inconsistency(jf: JourneyFrame, st: Steps, floors: Floors) -> list[Can
         k, n = int(differ.sum()), len(both)
         log_p = float(stats.binom.logsf(k - 1, n, floors.price_gap)) if k else 0.0
         bad = set(both.index[differ])
-        buyers = pe[(pe.channel == c) & pe["product"].isin(bad) & pe.event.isin(jf.conversions)]
+        buyers = pe[(pe.channel == c) & pe.event.isin(jf.conversions)]
+        buyers = buyers[buyers["product"].astype(object).isin(bad)]
         pids = buyers.pid.unique()
         e = {"metric": "share of products priced differently from the other channels", "metric_fr": "part des produits à un autre prix que sur les autres canaux", "value": k / n,
              "baseline": floors.price_gap, "effect": k / n - floors.price_gap,
@@ -488,9 +493,7 @@ def negative_feedback(jf: JourneyFrame, st: Steps, floors: Floors) -> list[Candi
     """Touchpoints (and channels) whose answers are negative far more often than the rest."""
     fb = jf.feedback[jf.feedback.score.notna()]
     out: list[Candidate] = []
-    stage_of = jf.events[jf.events.touchpoint.notna()].groupby(
-        jf.events.touchpoint.astype(object)[jf.events.touchpoint.notna()]).stage.agg(
-        lambda s: _mode(s.astype(object)))
+    stage_of = jf.touchpoint_table().stage
     for kind, rows in fb.groupby("kind"):
         place = rows.touchpoint.fillna("").astype(str) + "\x00" + rows.channel.fillna("").astype(str)
         neg = rows.negative.to_numpy()
@@ -529,7 +532,7 @@ def slowness(jf: JourneyFrame, st: Steps, floors: Floors) -> list[Candidate]:
     out: list[Candidate] = []
     if st.stage is None or ev.empty:
         return out
-    order_rank = ev.stage_index[ev.stage.astype(object) == st.stage].min()
+    order_rank = ev.stage_index[ev.stage == st.stage].min()
     pid = ev.pid.to_numpy()
     order_ts = ev.ts.where(ev.value > 0)
     last_order = order_ts.groupby(pid).ffill().groupby(pid).shift(1)

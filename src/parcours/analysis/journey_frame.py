@@ -42,6 +42,23 @@ class JourneyFrame:
         """How many periods the incident scans look at."""
         return max(self.periods - self.tail, 0)
 
+    def touchpoint_table(self) -> pd.DataFrame:
+        """Per touchpoint: its main stage, the events held there, its visitors (computed once)."""
+        if getattr(self, "_tp_table", None) is None:
+            ev = self.events[self.events.touchpoint.notna()]
+            by = ev.groupby(["touchpoint", "stage"], observed=True).size().reset_index(name="n")
+            main = by.sort_values("n", ascending=False, kind="stable").drop_duplicates("touchpoint")
+            share = main.set_index("touchpoint").n / by.groupby("touchpoint", observed=True).n.sum()
+            held = ev.groupby(["touchpoint", "event"], observed=True).size().reset_index()
+            table = pd.DataFrame({
+                "stage": main.set_index("touchpoint").stage.astype(object),
+                "stage_share": share,
+                "events": held.groupby("touchpoint", observed=True).event.agg(lambda s: set(s.astype(object))),
+                "visitors": ev.groupby("touchpoint", observed=True).pid.nunique()})
+            table.index = table.index.astype(object)
+            self._tp_table = table
+        return self._tp_table
+
     def period_start(self, i: int) -> dt.date:
         return (self.t0 + i * WEEK).date()
 

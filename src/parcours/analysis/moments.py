@@ -134,11 +134,11 @@ def moments_of_truth(store, *, conversions=("purchase", "repeat_purchase"), min_
     tps = ev[ev.touchpoint.notna() & ~ev.event.isin(conversions)]
     for tp, hits in tps.groupby(tps.touchpoint.astype(object)):
         first = hits.groupby("pid").head(1).set_index("pid")
+        exposed = np.zeros(len(people), dtype=bool)  # met it at some point: never a baseline
+        exposed[people.get_indexer(first.index)] = True
         first = first[~(fc.reindex(first.index) < first.ts).to_numpy()]  # already converted: out
         if len(first) < min_exposed:
             continue
-        exposed = np.zeros(len(people), dtype=bool)
-        exposed[people.get_indexer(first.index)] = True
         strata = []
         converted1 = (lc.reindex(first.index) >= first.ts).to_numpy()
         channel1 = first.channel.astype(object).fillna("").to_numpy()
