@@ -58,6 +58,7 @@ import pandas as pd
 from ..data.schema import FEEDBACK_SCALES
 from ..errors import AnalysisError
 from ._common import JOURNEY, as_time, attribute_name, choice, json_ready
+from .journey_codes import available as codes_available, use_codes
 
 __all__ = ["FeedbackResult", "EmotionResult", "feedback", "emotion_by", "summarise", "answer_emotion",
            "verbatims_summary", "emotion_of", "PERIODS", "Z95", "MODEL"]
@@ -98,12 +99,12 @@ def csat_measures(dist: Mapping[float, int]) -> dict:
     n = sum(dist.values())
     sat = sum(c for s, c in dist.items() if s >= 4)
     return {"n": n, "satisfied": sat, "score": 100 * sat / n if n else None,
-            "mean": sum(s * c for s, c in dist.items()) / n if n else None, "distribution": _dist(dist)}
+            "mean": sum(s * c for s, c in sorted(dist.items())) / n if n else None, "distribution": _dist(dist)}
 
 
 def mean_measures(dist: Mapping[float, int]) -> dict:
     n = sum(dist.values())
-    return {"n": n, "mean": sum(s * c for s, c in dist.items()) / n if n else None,
+    return {"n": n, "mean": sum(s * c for s, c in sorted(dist.items())) / n if n else None,
             "distribution": _dist(dist)}
 
 
@@ -131,7 +132,7 @@ def emotion_of(dists: Mapping[str, Mapping[float, int]], text: Sequence[float] |
     for kind in SCORED:
         d = dists.get(kind, {})
         n = sum(d.values())
-        s = sum(answer_emotion(kind, sc) * c for sc, c in d.items())
+        s = sum(answer_emotion(kind, sc) * c for sc, c in sorted(d.items()))
         comp[kind] = s / n if n else None
         total, n_all = total + s, n_all + n
     t = text or []
@@ -152,19 +153,46 @@ def answer_emotion(kind: str, score: float) -> float:
 
 
 # -- loading ------------------------------------------------------------------------------
-def _group_sql(by: str | None) -> tuple[str, str, list]:
-    """(group expression over ``fb``, extra CTEs, their params)."""
+# The stage of an answer: the answering person is found through the events that carry the
+# answer's customer_id (stitched identities), else is the customer_id itself; the stage is
+# that of their latest staged event at or before the answer (ties: the later seq).
+_STAGE_PORTABLE = f""",
+        pm AS (
+            SELECT j.customer_id, min(j.person_id) AS person_id FROM {JOURNEY} j
+            WHERE j.customer_id IN (SELECT customer_id FROM fb) GROUP BY j.customer_id),
+        fp AS (
+            SELECT fb.fid, fb."timestamp", coalesce(pm.person_id, fb.customer_id) AS person
+            FROM fb LEFT JOIN pm ON pm.customer_id = fb.customer_id),
+        st AS (
+            SELECT fp.fid, j.stage FROM fp JOIN {JOURNEY} j
+              ON j.person_id = fp.person AND j."timestamp" <= fp."timestamp" AND j.stage IS NOT NULL
+            QUALIFY row_number() OVER (PARTITION BY fp.fid ORDER BY j."timestamp" DESC, j.seq DESC) = 1)"""
+#: the same over the clustered codes (journey_events, persons, dim_stage), skipping the view's
+#: joins to names and raw events; tests check both give the same groups.
+_STAGE_FAST = """,
+        pm AS (
+            SELECT e.customer_id, min(p.person_id) AS person_id
+            FROM events e JOIN journey_events j ON j.seq = e._seq JOIN persons p ON p.person_key = j.person_key
+            WHERE e.customer_id IN (SELECT customer_id FROM fb) GROUP BY e.customer_id),
+        fp AS (
+            SELECT fb.fid, epoch_us(fb."timestamp") AS ts, p.person_key
+            FROM fb LEFT JOIN pm ON pm.customer_id = fb.customer_id
+            JOIN persons p ON p.person_id = coalesce(pm.person_id, fb.customer_id)),
+        st AS (
+            SELECT fp.fid, ds.id AS stage FROM fp
+              JOIN journey_events j ON j.person_key = fp.person_key AND j.ts <= fp.ts AND j.stage IS NOT NULL
+              JOIN dim_stage ds ON ds.stage = j.stage
+            QUALIFY row_number() OVER (PARTITION BY fp.fid ORDER BY j.ts DESC, j.seq DESC) = 1)"""
+
+
+def _group_sql(by: str | None, fast: bool = False) -> tuple[str, str, list]:
+    """(group expression over ``fb``, extra CTEs, their params); ``fast`` reads journey_events."""
     if by is None:
         return "CAST(NULL AS VARCHAR)", "", []
     if by in ("channel", "touchpoint"):
         return f"fb.{by}", "", []
     if by == "stage":
-        cte = f""",
-        st AS (
-            SELECT fb.fid, j.stage FROM fb JOIN {JOURNEY} j
-              ON j.person_id = fb.person AND j."timestamp" <= fb."timestamp" AND j.stage IS NOT NULL
-            QUALIFY row_number() OVER (PARTITION BY fb.fid ORDER BY j."timestamp" DESC, j.seq DESC) = 1)"""
-        return "(SELECT st.stage FROM st WHERE st.fid = fb.fid)", cte, []
+        return "st.stage", _STAGE_FAST if fast else _STAGE_PORTABLE, []
     name = attribute_name(by) or by
     if not name:
         raise AnalysisError(f"invalid by {by!r}: expected stage, touchpoint, channel, segment or a customer attribute")
@@ -184,7 +212,7 @@ def _text_scorer(text_scores):
     return text_scores
 
 
-def _load(store, by, since, until, period, text_scores):
+def _load(store, by, since, until, period, text_scores, engine="auto"):
     """Distributions per (period, group), row counts per kind, text scores per (period, group)
     and the scored verbatims as (text, score) in row order."""
     text_scores = _text_scorer(text_scores)
@@ -198,21 +226,19 @@ def _load(store, by, since, until, period, text_scores):
     if hi is not None:
         where.append('f."timestamp" < ?')
         params.append(hi)
-    grp, cte, gparams = _group_sql(by)
-    has_view = store.has_table(JOURNEY)
-    if by == "stage" and not has_view:
+    fast = by == "stage" and use_codes(store, engine)
+    if by == "stage" and not fast and not store.has_table(JOURNEY):
         raise AnalysisError(f"by=stage needs the {JOURNEY} view: build the journeys first")
-    person = (f"coalesce((SELECT min(j.person_id) FROM {JOURNEY} j WHERE j.customer_id = f.customer_id), f.customer_id)"
-              if has_view else "f.customer_id")
+    grp, cte, gparams = _group_sql(by, fast)
     per = f"CAST(date_trunc('{period}', fb.\"timestamp\") AS DATE)" if period else "CAST(NULL AS DATE)"
     scale = " OR ".join(f"(kind = '{k}' AND score BETWEEN {lo_} AND {hi_})"
                         for k, (lo_, hi_) in FEEDBACK_SCALES.items())
     base = f"""
         WITH fb AS MATERIALIZED (
-            SELECT f.*, row_number() OVER () AS fid, {person} AS person
+            SELECT f.*, row_number() OVER (ORDER BY f."timestamp", f.feedback_id, f.kind, f.score, f.text) AS fid
             FROM feedback f WHERE {' AND '.join(where)}){cte},
         g AS (SELECT fb.fid, fb.feedback_id, fb.kind, fb.score, fb.text, fb.language,
-                     {per} AS period, {grp} AS grp FROM fb)"""
+                     {per} AS period, {grp} AS grp FROM fb{" LEFT JOIN st ON st.fid = fb.fid" if by == "stage" else ""})"""
     all_params = params + gparams
     rows = store.fetch(base + f"""
         SELECT period, grp, kind, CASE WHEN {scale} THEN score END AS s, count(*)
@@ -260,7 +286,11 @@ def _merge(keys, dists, counts, texts):
 
 def _stage_order(store, by) -> dict:
     """stage -> its index in the journey model, so stages sort in the journey's order."""
-    if by != "stage" or not store.has_table(JOURNEY):
+    if by != "stage":
+        return {}
+    if codes_available(store):
+        return dict(store.fetch("SELECT id, stage FROM dim_stage"))
+    if not store.has_table(JOURNEY):
         return {}
     return dict(store.fetch(f"SELECT stage, min(stage_index) FROM {JOURNEY} WHERE stage IS NOT NULL GROUP BY stage"))
 
@@ -321,9 +351,12 @@ def verbatims_summary(verbatims: Sequence[tuple[str, float]]) -> dict:
 
 
 def feedback(store, by: str | None = None, since=None, until=None, period: str | None = None,
-             text_scores: TextScores | str | None = "model") -> FeedbackResult:
-    """NPS (with its 95 % CI), CSAT, CES and counts, overall, per group and per period."""
-    dists, counts, texts, verbatims = _load(store, by, since, until, period, text_scores)
+             text_scores: TextScores | str | None = "model", *, engine: str = "auto") -> FeedbackResult:
+    """NPS (with its 95 % CI), CSAT, CES and counts, overall, per group and per period.
+
+    ``engine`` (for ``by="stage"``): ``codes`` reads journey_events, ``portable`` journey_view
+    (same numbers); ``auto`` takes codes when the journey tables exist."""
+    dists, counts, texts, verbatims = _load(store, by, since, until, period, text_scores, engine)
     keys = list(counts)
     result = FeedbackResult(by, period)
     if texts is not None:
@@ -362,10 +395,10 @@ class EmotionResult:
 
 
 def emotion_by(store, by: str = "stage", since=None, until=None,
-               text_scores: TextScores | str | None = "model") -> EmotionResult:
+               text_scores: TextScores | str | None = "model", *, engine: str = "auto") -> EmotionResult:
     """An emotion score in [−1, 1] per stage or touchpoint, for the journey map's curve."""
     choice("by", by, ("stage", "touchpoint"))
-    dists, counts, texts, _ = _load(store, by, since, until, None, text_scores)
+    dists, counts, texts, _ = _load(store, by, since, until, None, text_scores, engine)
     order = _stage_order(store, by)
     result = EmotionResult(by)
     for (_, g) in counts:
