@@ -263,6 +263,20 @@ def test_second_order_markov_worked_example(journey_store):
     assert eff2 == pytest.approx({"A": 1.0, "B": 1.0, "C": 0.0})
 
 
+def test_repeats_collapse_before_higher_order_states(journey_store):
+    # B B → null and A B B → conversion. Collapsed, order 2: (B) → null, (A) → (A,B) → conversion,
+    # so without A nothing converts (effect 1). Uncollapsed, the state (B,B) would be shared by
+    # both paths and A's effect would drop to 1/2.
+    store = journey_store([
+        ev("p1", 0, "view", "B"), ev("p1", 1, "view", "B"),
+        ev("p2", 0, "view", "A"), ev("p2", 1, "view", "B"), ev("p2", 2, "view", "B"), ev("p2", 3, "buy"),
+    ])
+    base, effects = markov_removal_effects(load_paths(store, "buy"), order=2)
+    assert base == pytest.approx(0.5) and effects == pytest.approx({"A": 1.0, "B": 1.0})
+    got = by_channel(attribution(store, "buy", order=2))
+    assert got["A"]["removal_effect"] == pytest.approx(1.0) and got["A"]["conversions"] == pytest.approx(0.5)
+
+
 def test_heuristics_worked_example(journey_store):
     day = 24 * 60
     store = journey_store([

@@ -41,9 +41,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+from scipy import sparse
+from scipy.sparse import linalg as sparse_linalg
 
 from ..errors import AnalysisError
 from ._common import JOURNEY, choice, json_ready, parse_duration
+from .journey_codes import use_codes
 
 __all__ = ["AttributionResult", "attribution", "Path", "load_paths", "heuristic_credit",
            "markov_removal_effects", "transition_counts", "removal_effects", "MODELS", "TOUCHES", "NO_TOUCH"]
@@ -261,7 +264,7 @@ def removal_effects(counts: dict[tuple, dict[tuple, int]]) -> tuple[float, dict[
     index = {s: i for i, s in enumerate(transient)}
     channels = {c for s in transient if s != START for c in s}
     n = len(transient)
-    Q = np.zeros((n, n))
+    rows, cols, probs = [], [], []
     R = np.zeros(n)
     for s, outs in counts.items():
         total = sum(outs.values())
@@ -269,12 +272,17 @@ def removal_effects(counts: dict[tuple, dict[tuple, int]]) -> tuple[float, dict[
             if t == CONV:
                 R[index[s]] += c / total
             elif t != NULL:
-                Q[index[s], index[t]] += c / total
+                rows.append(index[s])
+                cols.append(index[t])
+                probs.append(c / total)
+    # sparse: a chain of order k over many touchpoints has thousands of states, few transitions each
+    Q = sparse.csr_matrix((probs, (rows, cols)), shape=(n, n))
 
     def p_conv(keep: np.ndarray) -> float:
-        Qk = Q[np.ix_(keep, keep)]
-        x = np.linalg.solve(np.eye(int(keep.sum())) - Qk, R[keep])
-        return float(x[int(np.flatnonzero(keep).tolist().index(index[START]))])
+        kept = np.flatnonzero(keep)
+        Qk = Q[kept][:, kept]
+        x = sparse_linalg.spsolve(sparse.identity(len(kept), format="csc") - Qk.tocsc(), R[kept])
+        return float(np.atleast_1d(x)[int(np.searchsorted(kept, index[START]))])
 
     base = p_conv(np.ones(n, dtype=bool))
     effects = {}
@@ -322,19 +330,32 @@ def _sql_heuristic_credit(store, conversion: str, touch: str, lookback, model: s
 
 # -- the analysis ------------------------------------------------------------------------
 def attribution(store, conversion: str = "purchase", touch: str = "channel", model: str = "markov",
-                lookback="30d", order: int = 1, half_life="7d") -> AttributionResult:
-    """Conversions and value credited to each touch value by ``model`` (see the module doc)."""
+                lookback="30d", order: int = 1, half_life="7d", engine: str = "auto") -> AttributionResult:
+    """Conversions and value credited to each touch value by ``model`` (see the module doc).
+
+    ``engine``: ``codes`` reads journey_events in numpy (:mod:`.attribution_codes`; not for
+    campaigns, which live in the events' properties), ``portable`` runs SQL over
+    journey_view; ``auto`` takes the first when it can.
+    """
     choice("model", model, MODELS)
     choice("touch", touch, TOUCHES)
     if not isinstance(order, int) or isinstance(order, bool) or order < 1:
         raise AnalysisError(f"order must be a whole number >= 1, not {order!r}")
     hl = parse_duration(half_life)
     lb = parse_duration(lookback)
+    if engine == "codes" and touch == "campaign":
+        raise AnalysisError("engine='codes' cannot read campaigns (event properties): use auto or portable")
+    from . import attribution_codes
+
+    fast = use_codes(store, engine) and touch in attribution_codes.TOUCH_COLUMNS
     conv = defaultdict(float)
     value = defaultdict(float)
     effects: dict[str, float] = {}
     if model == "markov":
-        counts, (n_conv, v_conv, bare_n, bare_v) = _sql_transition_counts(store, conversion, touch, lb, order)
+        got = attribution_codes.transition_counts(store, conversion, touch, lb, order) if fast else None
+        if got is None:
+            got = _sql_transition_counts(store, conversion, touch, lb, order)
+        counts, (n_conv, v_conv, bare_n, bare_v) = got
         _, effects = removal_effects(counts)
         total_c, total_v = n_conv - bare_n, v_conv - bare_v
         s = sum(effects.values())
@@ -343,7 +364,8 @@ def attribution(store, conversion: str = "purchase", touch: str = "channel", mod
             conv[c] += share * total_c
             value[c] += share * total_v
     else:
-        credit, (n_conv, v_conv, bare_n, bare_v) = _sql_heuristic_credit(store, conversion, touch, lb, model, hl)
+        credit_of = attribution_codes.heuristic_credit if fast else _sql_heuristic_credit
+        credit, (n_conv, v_conv, bare_n, bare_v) = credit_of(store, conversion, touch, lb, model, hl)
         for c, n, v in credit:
             conv[c] += n
             value[c] += v
