@@ -8,7 +8,8 @@ Builds (once; kept under bench/out/, which git ignores) a workspace from the dem
 an already built workspace's store instead (e.g. another benchmark's ``bench/out/ws-N``).
 Then times, medians of ``--runs`` runs:
 
-* attribution, Markov (orders 1 and 2) and linear, conversion ``purchase`` by channel;
+* attribution, Markov (orders 1 and 2) and linear, conversion ``purchase`` by channel, with
+  the numpy engine over journey_events codes (the default) and the SQL one over journey_view;
 * CLV: the per-customer summary in DuckDB, the BG/NBD and Gamma-Gamma fits, and the whole
   ``clv()`` (summary, fits and per-customer predictions);
 * baselines: for attribution, a bare ``lag()`` over (person, time) of the view's rows with a
@@ -93,6 +94,8 @@ def main() -> int:
         "attribution_markov": lambda: attribution(store, "purchase", "channel", "markov"),
         "attribution_markov_order2": lambda: attribution(store, "purchase", "channel", "markov", order=2),
         "attribution_linear": lambda: attribution(store, "purchase", "channel", "linear"),
+        "attribution_markov_sql": lambda: attribution(store, "purchase", "channel", "markov", engine="portable"),
+        "attribution_linear_sql": lambda: attribution(store, "purchase", "channel", "linear", engine="portable"),
         "baseline_transitions": lambda: store.fetch(
             """SELECT prev, channel, count(*) FROM (
                    SELECT channel, lag(channel) OVER (PARTITION BY person_id ORDER BY "timestamp", seq) AS prev
@@ -123,6 +126,7 @@ def main() -> int:
         print(f"{k:30} {v:>9} s")
     print(f"markov / bare transitions:          {med['attribution_markov'] / med['baseline_transitions']:.1f}x")
     print(f"linear / bare transitions:          {med['attribution_linear'] / med['baseline_transitions']:.1f}x")
+    print(f"markov sql / bare transitions:      {med['attribution_markov_sql'] / med['baseline_transitions']:.1f}x")
     print(f"clv total / bare purchase group-by: {med['clv_total'] / med['baseline_purchases_per_person']:.1f}x")
     print(json.dumps({
         "events": events, "persons": persons, "purchases": purchases, "customers": len(summary),
