@@ -20,3 +20,20 @@ def test_every_column_is_documented(table):
     assert documented == set(table.names)
     for col in table.columns:
         assert col.doc_en and col.doc_fr, f"{table.name}.{col.name} needs both descriptions"
+
+
+@pytest.mark.parametrize("command", ["map", "report"])
+def test_map_and_report_options_are_documented(command):
+    """Every option of `parcours map` and `parcours report` is shown in docs/map.md, in the
+    English section and in the French one."""
+    import typer.main
+
+    from parcours.cli import app
+
+    cmd = typer.main.get_command(app).commands[command]
+    english, french = (DOCS / "map.md").read_text(encoding="utf-8").split("\n## Français", 1)
+    options = [o for p in cmd.params for o in p.opts if o.startswith("--") and o != "--help"]
+    assert "--out" in options
+    for part in (english, french):
+        assert f"parcours {command}" in part
+        assert [o for o in options if o not in part] == []
