@@ -157,3 +157,24 @@ def test_simulation_replays_history_and_writes_nothing(make_ws):
                                    (T0 + 10 * H).isoformat(), "--json"])
     assert out.exit_code == 0, out.output
     assert json.loads(out.output)["contacted"] == len(contacted)
+
+
+def test_a_goto_loop_without_wait_ends_in_error_and_a_shortened_scenario_ends(make_ws):
+    loop = ("name: loop\nentry: {api: true}\nholdout: 0\nsteps:\n  - id: a\n    split: {if: {attributes: {x: 1}}}\n"
+            "    goto: a\n")
+    ws = make_ws([customer(0)], [], {"loop": loop, "cart": open_text("abandoned-cart")})
+    request_entry(ws.store, "loop", "c0", T0, key="k")
+    ws.import_events(pd.DataFrame([{"customer_id": "c0", "timestamp": T0, "event": "add_to_cart"}]))
+    run_due(ws, T0 + 2 * H)
+    assert dict(ws.store.fetch("SELECT scenario, status FROM act_state")) == {"loop": "error", "abandoned-cart": "active"}
+    # the cart scenario loses its last two steps while c0 waits in step 3 (wait-24h)
+    short = open_text("abandoned-cart").split("  - id: wait-24h")[0]
+    (ws.path / "scenarios" / "cart.yaml").write_text(short)
+    run_due(ws, T0 + 30 * H)
+    assert ws.store.scalar("SELECT status FROM act_state WHERE scenario = 'abandoned-cart'") == "done"
+
+
+def open_text(name: str) -> str:
+    from parcours.act.scenario import template_text
+
+    return template_text(name)

@@ -36,7 +36,7 @@ from .settings import Settings
 ACT_PREFIX = "act:"
 #: action kinds that contact the customer (guards apply); the others are bookkeeping.
 CONTACT_KINDS = ("email", "sms", "webhook", "survey", "offer", "referral", "task")
-MAX_STEPS = 200  # per customer and run: a goto loop without a wait stops here
+MAX_STEPS = 200  # steps of one run at one instant: more is a goto loop without a wait
 
 
 @dataclass(frozen=True)
@@ -226,6 +226,7 @@ class Customer:
         self.out_events: list[dict] = []
         self.out_log: list[tuple] = []
         self.out_tags: dict = {}
+        self.spins: dict[int, tuple] = {}  # state -> (instant, steps fired at it)
 
     # -- events -------------------------------------------------------------------------
     def _first(self, cond: EventCond, after: dt.datetime, until: dt.datetime) -> dt.datetime | None:
@@ -249,8 +250,8 @@ class Customer:
     def walk(self, candidates: list[tuple], now: dt.datetime) -> None:
         """Candidates are (time, scenario, entry_key, props), handled in time order with due steps."""
         cands = sorted(candidates, key=lambda c: (c[0], self.e.order[c[1]], c[2]))
-        i, fired = 0, 0
-        while fired < MAX_STEPS:
+        i = 0
+        while True:
             best, best_t = None, None
             for s in self.states:
                 if s.status == "active":
@@ -259,7 +260,6 @@ class Customer:
                         best, best_t = s, t
             if best is not None and (i >= len(cands) or best_t <= cands[i][0]):
                 self._fire(best, best_t)
-                fired += 1
             elif i < len(cands):
                 self._enter(*cands[i])
                 i += 1
@@ -268,6 +268,8 @@ class Customer:
 
     def _wake(self, s: State, now: dt.datetime) -> dt.datetime | None:
         sc = self.e.scenarios[s.scenario]
+        if s.step >= len(sc.steps):  # the scenario lost steps since this run started
+            return s.due_at if s.due_at <= now else None
         spec = sc.steps[s.step]
         if s.waiting_since is not None and spec.wait is not None and spec.wait.until is not None:
             hit = self._first(spec.wait.until, s.waiting_since, min(now, s.due_at))
@@ -346,6 +348,14 @@ class Customer:
         sc = self.e.scenarios[s.scenario]
         if self._close_if_over(s, t):
             return
+        if s.step >= len(sc.steps):
+            self._end(s, "done", t)
+            return
+        spin = self.spins.get(id(s))
+        self.spins[id(s)] = (t, spin[1] + 1) if spin and spin[0] == t else (t, 1)
+        if self.spins[id(s)][1] > MAX_STEPS:
+            self._end(s, "error", t)
+            return
         spec = sc.steps[s.step]
         s.dirty = True
         s.steps_done += 1
@@ -355,7 +365,7 @@ class Customer:
         elif spec.kind == "split":
             ok = self._holds(spec.split.condition, s, t)
             target = spec.split.then if ok else spec.split.else_
-            self._arrive(s, sc.index(target) if target else s.step + 1, t)
+            self._arrive(s, sc.index(target) if target else self._next(sc, s.step, spec.goto), t)
         elif spec.kind == "random":
             sid = sc.ids[s.step]
             u = unit_hash("variant", s.scenario, sid, self.id) * sum(v.weight for v in spec.random)
@@ -365,7 +375,7 @@ class Customer:
                     break
             if s.variant not in ("holdout", "control"):
                 s.variant = v.name
-            self._arrive(s, sc.index(v.goto) if v.goto else s.step + 1, t)
+            self._arrive(s, sc.index(v.goto) if v.goto else self._next(sc, s.step, spec.goto), t)
         elif spec.kind == "action":
             later = self._act(s, spec.action, sc.ids[s.step], t)
             if later is not None:
