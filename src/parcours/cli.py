@@ -830,7 +830,6 @@ def scenario_list(
     import pandas as pd
 
     from .act.scenario import list_templates, load_scenarios
-    from .i18n import MESSAGES
 
     rows = [{"scenario": s.name, "entry": s.entry.kind, "steps": len(s.steps),
              "goal": s.goal.event.event if s.goal else None, "holdout": s.holdout, "enabled": s.enabled}
@@ -840,7 +839,7 @@ def scenario_list(
         return
     lang = lang or lang_default()
     frame = pd.DataFrame(rows, columns=["scenario", "entry", "steps", "goal", "holdout", "enabled"])
-    _print_frame(frame.rename(columns=lambda c: t(f"col.{c}", lang) if f"col.{c}" in MESSAGES else c))
+    _print_frame(frame.rename(columns=lambda c: _act_label(c, lang)))
     console.print(f"{t('col.template', lang)}: {', '.join(list_templates())}")
 
 
@@ -860,6 +859,13 @@ def scenario_check(
         console.print(t("act.none", lang, dir=directory))
         return
     console.print(t("act.valid", lang, n=len(scenarios), names=", ".join(s.name for s in scenarios)))
+
+
+def _act_label(name: str, lang: str) -> str:
+    """``goal.treated_rate`` -> ``objectif · taux des traités``: each known part translated."""
+    from .i18n import MESSAGES
+
+    return " · ".join(t(f"act.col.{p}", lang) if f"act.col.{p}" in MESSAGES else p for p in str(name).split("."))
 
 
 def _act_time(value: Optional[str]):
@@ -892,7 +898,7 @@ def run_(
     lang = lang or lang_default()
     frame = report.to_frame()
     if len(frame):
-        _print_frame(frame.rename(columns={"scenario": t("col.scenario", lang)}))
+        _print_frame(frame.rename(columns=lambda c: _act_label(c, lang)))
     console.print(t("act.ran", lang, now=report.now.isoformat(sep=" "), customers=report.customers,
                     events=report.events_written, sent=report.delivery.sent))
     for hook, n in report.delivery.waiting.items():
@@ -920,8 +926,9 @@ def simulate(
         print_json(result.to_dict())
         return
     lang = lang or lang_default()
-    _print_frame(result.to_frame().rename(columns={"measure": t("col.measure", lang), "value": t("col.value", lang)}),
-                 title=scenario)
+    frame = result.to_frame()
+    frame["measure"] = [_act_label(m, lang) for m in frame["measure"]]
+    _print_frame(frame.rename(columns=lambda c: _act_label(c, lang)), title=scenario)
 
 
 @app.command("lift")
@@ -943,7 +950,7 @@ def lift_(
         print_json(result.to_dict())
         return
     lang = lang or lang_default()
-    _print_frame(result.to_frame(), title=scenario)
+    _print_frame(result.to_frame().rename(columns=lambda c: _act_label(c, lang)), title=scenario)
     if result.difference is None:
         console.print(t("act.lift_na", lang, scenario=scenario))
         return
