@@ -177,7 +177,7 @@ def reference_exits(events):
 
 
 @given(st.lists(event_st, min_size=0, max_size=25))
-@settings(max_examples=25, deadline=None)
+@settings(max_examples=15, deadline=None)
 def test_step_exits_equal_direct_counting(rows):
     events = [dict(e, seq=i) for i, e in enumerate(random_events(rows))]
     with scratch_store() as store:
@@ -220,7 +220,7 @@ def reference_loops(events):
 
 
 @given(st.lists(event_st, min_size=0, max_size=30))
-@settings(max_examples=25, deadline=None)
+@settings(max_examples=15, deadline=None)
 def test_loop_counts_equal_direct_counting(rows):
     events = [dict(e, seq=i) for i, e in enumerate(random_events(rows))]
     if not events:
@@ -450,7 +450,7 @@ def reference_moments(events, conversions=("purchase",)):
 
 
 @given(st.lists(event_st, min_size=1, max_size=25))
-@settings(max_examples=25, deadline=None)
+@settings(max_examples=15, deadline=None)
 def test_moments_equal_the_plain_stratified_reference(rows):
     from parcours.analysis.moments import moments_of_truth
 

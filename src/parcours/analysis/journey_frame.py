@@ -74,9 +74,14 @@ class JourneyFrame:
         return max((end - start + 1) * 7 / 30.44, 7 / 30.44)
 
 
+#: the event properties the detectors read (matter and ticket of contacts, product prices)
+PROPS = '{"matter": "VARCHAR", "ticket_id": "VARCHAR", "product_id": "VARCHAR", "price": "DOUBLE"}'
+
+
 def load(store, conversions: tuple[str, ...], segment_attribute: str = "segment",
          since=None, until=None) -> JourneyFrame:
-    """Read the journeys (``since <= timestamp < until``), segments and feedback."""
+    """Read the journeys (``since <= timestamp < until``), segments and feedback (JSON
+    properties parsed once per event, names as categories)."""
     if not store.has_table(JOURNEY):
         raise AnalysisError("journeys are not built yet: run a refresh first")
     conds, params = [], []
@@ -86,18 +91,17 @@ def load(store, conversions: tuple[str, ...], segment_attribute: str = "segment"
             params.append(bound)
     where = f"WHERE {' AND '.join(conds)}" if conds else ""
     ev = store.sql(f"""SELECT person_id, customer_id, "timestamp" AS ts, event, channel, touchpoint,
-            stage, stage_index, value,
-            json_extract_string(properties, '$.matter') AS matter,
-            json_extract_string(properties, '$.ticket_id') AS ticket,
-            json_extract_string(properties, '$.product_id') AS product,
-            TRY_CAST(json_extract_string(properties, '$.price') AS DOUBLE) AS price
-        FROM {JOURNEY} {where} ORDER BY person_id, "timestamp", seq""", params or None).arrow()
+            stage, stage_index, value, p.matter AS matter, p.ticket_id AS ticket,
+            p.product_id AS product, p.price AS price
+        FROM (SELECT *, json_transform(properties, '{PROPS}') AS p FROM {JOURNEY} {where})
+        ORDER BY person_id, "timestamp", seq""", params or None).arrow()
     if hasattr(ev, "read_all"):  # a record batch reader
         ev = ev.read_all()
     # names repeat: categories (one Python string per distinct value) are several times
     # faster to build than a column of Python strings.
     ev = ev.to_pandas(strings_to_categorical=True)
-    ev["pid"] = pd.factorize(ev["person_id"].cat.codes)[0]
+    ids = ev["person_id"]
+    ev["pid"] = pd.factorize(ids.cat.codes if hasattr(ids, "cat") else ids)[0]
     for col in ("event", "channel", "touchpoint", "stage", "matter"):
         ev[col] = ev[col].astype("category")
     key = '$."' + segment_attribute.replace('"', '\\"') + '"'
