@@ -37,3 +37,34 @@ def test_map_and_report_options_are_documented(command):
     for part in (english, french):
         assert f"parcours {command}" in part
         assert [o for o in options if o not in part] == []
+
+
+@pytest.mark.parametrize("command", ["painpoints", "moments"])
+def test_painpoints_and_moments_options_are_documented(command):
+    """Every option of `parcours painpoints` and `parcours moments` is in docs/painpoints.md,
+    English and French sections."""
+    import typer.main
+
+    from parcours.cli import app
+
+    cmd = typer.main.get_command(app).commands[command]
+    english, french = (DOCS / "painpoints.md").read_text(encoding="utf-8").split("\n## Français", 1)
+    options = [o for p in cmd.params for o in p.opts if o.startswith("--") and o != "--help"]
+    for part in (english, french):
+        assert f"parcours {command}" in part
+        assert [o for o in options if o not in part] == []
+
+
+def test_feedback_options_are_documented():
+    """Every option of `parcours feedback` is in docs/feedback.md, English and French sections."""
+    import typer.main
+
+    from parcours.cli import app
+
+    cmd = typer.main.get_command(app).commands["feedback"]
+    english, french = (DOCS / "feedback.md").read_text(encoding="utf-8").split("\n## Français", 1)
+    options = [o for p in cmd.params for o in p.opts if o.startswith("--") and o != "--help"]
+    assert {"--by", "--since", "--until", "--period", "--json", "--lang"} <= set(options)
+    for part in (english, french):
+        assert "parcours feedback" in part
+        assert [o for o in options if o not in part] == []
