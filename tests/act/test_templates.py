@@ -178,3 +178,14 @@ def open_text(name: str) -> str:
     from parcours.act.scenario import template_text
 
     return template_text(name)
+
+
+def test_exit_criteria_end_the_scenario(make_ws):
+    cid = next(f"c{i}" for i in range(20) if not held("abandoned-cart", f"c{i}", 0.1))
+    i = int(cid[1:])
+    ws = make_ws([customer(i)], [{"customer_id": cid, "timestamp": T0, "event": "add_to_cart"},
+                                 {"customer_id": cid, "timestamp": T0 + 2 * H, "event": "unsubscribe"}],
+                 ["abandoned-cart"])
+    run_due(ws, T0 + 3 * DAY, deliver_messages=False)
+    assert ws.store.fetch("SELECT status, ended_at FROM act_state") == [("exited", T0 + 2 * H)]
+    assert ws.store.fetch("SELECT step FROM act_outbox") == [("reminder-1h",)]
