@@ -49,6 +49,8 @@ def test_every_section_is_computed_by_its_analysis(demo_ws, report):
 def test_report_fits_a_laptop_screen(report, browser, tmp_path_factory, tmp_path):
     shots = tmp_path_factory.mktemp("report-screenshots")
     html = write_report(report, tmp_path / "report.html", source="demo")
+    text = html.read_text(encoding="utf-8")
+    assert "Santé du parcours" in text and "temps médian dans" in text and "effet de retrait" in text
     layout = check_layout(browser, html, shots, "report", stages=5)
     ids = {c["id"] for c in layout["charts"]}
     assert {"report-funnel", "report-paths", "report-feedback", "sec-map-sankey"} <= ids
@@ -65,6 +67,7 @@ def test_sections_without_data_show_a_note(tmp_path):
         rep = build_report(store, model, lang="en")
     html = write_report(rep, tmp_path / "r.html").read_text(encoding="utf-8")
     assert "No data for this section." in html
+    assert "Journey health" in html and "median time in the stage (s)" in html
     assert rep.sections["feedback"]["nps"]["n"] == 0 and rep.sections["feedback"]["trend"] == []
     # a new customer with no spend recorded costs 0 (analysis/cac.py)
     assert rep.sections["cac"]["channels"] == [{"channel": "web", "spend": 0.0, "new_customers": 1, "cac": 0.0}]

@@ -252,7 +252,7 @@ def _kpis_html(d: dict, lang: str) -> str:
             return num(v, lang, 1)
         return pct(v, lang)
 
-    rows = [[key] + [fmt(key, s.get(key)) for s in stages] for key in KPI_ROWS]
+    rows = [[label("measure." + key, lang)] + [fmt(key, s.get(key)) for s in stages] for key in KPI_ROWS]
     out = table([label("report.measure", lang)] + [s["label"] for s in stages], rows,
                 right=set(range(1, len(stages) + 1)))
     targets = [[s["label"], k["label"], "—" if k["value"] is None else num(k["value"], lang, 3 if abs(k["value"]) < 10 else 0),
@@ -284,8 +284,7 @@ def _pains_html(d: dict, lang: str) -> str:
                      _short(imp.get("lost_conversions_per_month"), lang),
                      _short(imp.get("lost_revenue_per_month"), lang)])
     return table(["#", label("lane.pain_points", lang), label("map.stage", lang), label("report.evidence", lang),
-                  "Δ conv./mois" if lang == "fr" else "lost conv./month",
-                  "Δ CA/mois" if lang == "fr" else "lost revenue/month"], rows, right={0, 4, 5})
+                  label("report.lost_conversions", lang), label("report.lost_revenue", lang)], rows, right={0, 4, 5})
 
 
 def _short(v, lang):
@@ -323,7 +322,7 @@ def _attribution_html(d: dict, lang: str) -> str:
     return (f'<p>{label("report.conversions", lang)}{colon(lang)} {num(d["conversions"], lang)} · '
             f'{label("report.value", lang)}{colon(lang)} {num(d["value"], lang)} ({esc(d["model"])})</p>'
             + table([label("report.channel", lang), label("report.conversions", lang), label("report.value", lang),
-                     "removal effect"], rows, right={1, 2, 3}))
+                     label("report.removal_effect", lang)], rows, right={1, 2, 3}))
 
 
 def _cac_html(d: dict, lang: str) -> str:
@@ -332,7 +331,7 @@ def _cac_html(d: dict, lang: str) -> str:
         return note(label("report.no_data", lang))
     rows = [[c["channel"], num(c["spend"], lang), num(c["new_customers"], lang), num(c["cac"], lang, 2)]
             for c in d["channels"]]
-    rows.append(["Total", num(tot["spend"], lang), num(tot["new_customers"], lang), num(tot["cac"], lang, 2)])
+    rows.append([label("report.total", lang), num(tot["spend"], lang), num(tot["new_customers"], lang), num(tot["cac"], lang, 2)])
     return table([label("report.channel", lang), label("report.spend", lang), label("report.new_customers", lang),
                   "CAC"], rows, right={1, 2, 3})
 
@@ -343,8 +342,8 @@ def _clv_html(d: dict, lang: str) -> str:
     rows = [[label("report.customers", lang), num(d["customers"], lang)],
             [label("report.mean_hist", lang), num(d["historical_mean"], lang, 2)],
             [label("report.total_hist", lang), num(d["historical_total"], lang)],
-            [label("report.mean_pred", lang) + f" ({d['horizon_weeks']} sem.)" if lang == "fr" else
-             label("report.mean_pred", lang) + f" ({d['horizon_weeks']} weeks)", num(d["predicted_mean"], lang, 2)]]
+            [f'{label("report.mean_pred", lang)} ({label("report.horizon", lang, n=d["horizon_weeks"])})',
+             num(d["predicted_mean"], lang, 2)]]
     out = table([label("report.measure", lang), label("report.value", lang)], rows, right={1})
     return out + "".join(note(n) for n in d["notes"])
 
