@@ -52,6 +52,25 @@ def ref_follows(path: list[str], model=MODEL) -> bool:
     return all(order.index(b) == order.index(a) + 1 or (a, b) in allowed for a, b in zip(path, path[1:]))
 
 
+def ref_deviations(paths: dict[str, list[str]], model=MODEL, top: int = 8) -> list[tuple]:
+    """(kind, from, to, people) for late starts, skips and backward moves, each person counted
+    once per deviation; most people first, then kind, from, to."""
+    order = model.path_order
+    allowed = {(m.from_, m.to) for m in model.path.allowed_moves}
+    count: Counter = Counter()
+    for path in paths.values():
+        seen = set()
+        if path[0] != order[0]:
+            seen.add(("late_start", None, path[0]))
+        for a, b in zip(path, path[1:]):
+            step = order.index(b) - order.index(a)
+            if step != 1 and (a, b) not in allowed:
+                seen.add(("skip" if step > 1 else "backward", a, b))
+        count.update(seen)
+    ranked = sorted(count.items(), key=lambda x: (-x[1], x[0][0], str(x[0][1]), x[0][2]))[:top]
+    return [(k, a, b, n) for (k, a, b), n in ranked]
+
+
 def ref_mots(events: list[dict], model=MODEL) -> dict[tuple[str, str], tuple]:
     """(stage, moment) -> (people with, went on with, people without, went on without)."""
     order = model.path_order
@@ -238,6 +257,7 @@ def test_matches_reference_on_random_journeys(events):
     paths = stage_paths(staged)
     assert dvl["customers"] == len(paths)
     assert dvl["following"] == sum(ref_follows(p) for p in paths.values())
+    assert [(d["kind"], d["from"], d["to"], d["customers"]) for d in dvl["deviations"]] == ref_deviations(paths)
     for (sid, name), (w, won, wo, woon) in ref_mots(staged).items():
         m = next(x for x in mots[sid] if x["name"] == name)
         assert (m["people_with"], m["people_without"]) == (w, wo)
