@@ -1170,6 +1170,50 @@ def moments(
     console.print(table)
 
 
+user_app = typer.Typer(help="Dashboard users: admin, analyst or viewer.", no_args_is_help=True)
+app.add_typer(user_app, name="user")
+
+
+@user_app.command("add")
+@handle_errors
+def user_add(
+    directory: Path = typer.Argument(..., help="Workspace folder (the server must be stopped)."),
+    name: str = typer.Argument(..., help="Login name."),
+    role: str = typer.Option("viewer", "--role", help="admin, analyst or viewer."),
+    password_stdin: bool = typer.Option(False, "--password-stdin",
+                                        help="Read the password from stdin instead of generating one."),
+    lang: Optional[str] = LangOpt,
+):
+    """Create a dashboard user; prints a generated password once (only its scrypt hash is stored)."""
+    from .web.users import add_user
+
+    given = sys.stdin.readline().rstrip("\r\n") if password_stdin else None
+    with _open(directory) as ws:
+        password, user = add_user(ws.store, name, role, given)
+    if given is None:
+        console.print(t("user.added", lang, name=user.name, role=user.role, password=password), soft_wrap=True)
+    else:
+        console.print(t("user.added_stdin", lang, name=user.name, role=user.role))
+
+
+@user_app.command("list")
+@handle_errors
+def user_list(
+    directory: Path = typer.Argument(..., help="Workspace folder."),
+    as_json: bool = JsonOpt,
+):
+    """List the dashboard users and their roles (never their passwords)."""
+    from .web.users import list_users
+
+    with _open(directory) as ws:
+        users = [u.to_dict() for u in list_users(ws.store)]
+    if as_json:
+        print_json({"users": users})
+        return
+    for u in users:
+        console.print(f"{u['name']}\t{u['role']}\t{u['created_at']}")
+
+
 def main() -> None:  # pragma: no cover - entry point
     app()
 

@@ -85,6 +85,11 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "{kind} key {key_id} created: copy it now, it will not be shown again.",
     },
     "key.revoked": {"fr": "Clé {key_id} révoquée.", "en": "Key {key_id} revoked."},
+    "user.added": {
+        "fr": "Utilisateur {name} ({role}) créé. Mot de passe affiché une seule fois : {password}",
+        "en": "User {name} ({role}) created. Password, shown this once: {password}",
+    },
+    "user.added_stdin": {"fr": "Utilisateur {name} ({role}) créé.", "en": "User {name} ({role}) created."},
     "col.key_id": {"fr": "identifiant", "en": "id"},
     "col.key_kind": {"fr": "type", "en": "kind"},
     "col.key_name": {"fr": "nom", "en": "name"},

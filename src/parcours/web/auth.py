@@ -45,7 +45,12 @@ async def write_key(request: Request,
 
 
 async def read_key(request: Request, token: HTTPAuthorizationCredentials | None = Depends(bearer)) -> None:
-    """A read key as Bearer token."""
+    """A read key as Bearer token, or (for the dashboard's own fetches) a logged-in session."""
+    if token is None and request.method == "GET":
+        from .sessions import current
+
+        if current(request) is not None:
+            return
     await _require(request, token.credentials if token else None, "read")
 
 
