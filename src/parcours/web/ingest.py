@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
@@ -87,15 +88,20 @@ async def _read(request: Request, limit: int, what: str) -> bytes:
     return bytes(body)
 
 
-def _json(body: bytes) -> Any:
+_DECODER = json.JSONDecoder()
+_SPACE = re.compile(r"[ \t\n\r]*")
+
+
+def _text(body: bytes) -> str:
     if not body.strip():
         raise ApiError(400, "the request body is empty: expected a JSON object")
     try:
-        doc = json.loads(body)
+        return body.decode("utf-8")
     except UnicodeDecodeError:
         raise ApiError(400, "the request body is not UTF-8 text") from None
-    except json.JSONDecodeError as exc:
-        raise ApiError(400, f"invalid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})") from None
+
+
+def _checked(doc: Any, body: bytes) -> Any:
     if b"\\ud" in body.lower():  # an escaped surrogate: valid JSON, but alone it is no character
         try:
             json.dumps(doc, ensure_ascii=False).encode("utf-8")
@@ -104,14 +110,82 @@ def _json(body: bytes) -> Any:
     return doc
 
 
-def _check_sizes(messages: list, body_size: int, limit: int) -> None:
-    if body_size <= limit:  # no message can be larger than the whole body
-        return
-    for i, msg in enumerate(messages):
-        size = len(json.dumps(msg, ensure_ascii=False, separators=(",", ":")).encode("utf-8", "replace"))
+def _invalid(exc: json.JSONDecodeError) -> ApiError:
+    return ApiError(400, f"invalid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})")
+
+
+def _json(body: bytes) -> Any:
+    try:
+        return _checked(json.loads(_text(body)), body)
+    except json.JSONDecodeError as exc:
+        raise _invalid(exc) from None
+
+
+def _load_batch(body: bytes) -> tuple[Any, list[int]]:
+    """``json.loads`` of a batch body, and the size in bytes of each message of ``batch``.
+
+    The top-level object is walked here and every value decoded by the json module's C
+    scanner, so the body is read once; the spans give each message's size as sent, which
+    re-encoding every message to measure it would cost as much again.
+    """
+    text = _text(body)
+    i = _SPACE.match(text).end()
+    if not text.startswith("{", i):
+        return _json(body), []
+    doc: dict = {}
+    spans: list[tuple[int, int]] = []
+
+    def expect(char: str, at: int) -> int:
+        if not text.startswith(char, at):
+            raise json.JSONDecodeError(f"Expecting '{char}' delimiter", text, at)
+        return _SPACE.match(text, at + 1).end()
+
+    try:
+        i = _SPACE.match(text, i + 1).end()
+        while not text.startswith("}", i):
+            if not text.startswith('"', i):
+                raise json.JSONDecodeError("Expecting property name enclosed in double quotes", text, i)
+            key, i = _DECODER.raw_decode(text, i)
+            i = expect(":", _SPACE.match(text, i).end())
+            if key == "batch" and text.startswith("[", i):
+                value, spans = [], []
+                i = _SPACE.match(text, i + 1).end()
+                while not text.startswith("]", i):
+                    item, end = _DECODER.raw_decode(text, i)
+                    value.append(item)
+                    spans.append((i, end))
+                    i = _SPACE.match(text, end).end()
+                    if not text.startswith("]", i):
+                        i = expect(",", i)
+                        if text.startswith("]", i):
+                            raise json.JSONDecodeError("Expecting value", text, i)
+                i += 1
+            else:
+                value, i = _DECODER.raw_decode(text, i)
+            doc[key] = value
+            i = _SPACE.match(text, i).end()
+            if not text.startswith("}", i):
+                i = expect(",", i)
+                if text.startswith("}", i):
+                    raise json.JSONDecodeError("Expecting property name enclosed in double quotes", text, i)
+        i = _SPACE.match(text, i + 1).end()
+        if i != len(text):
+            raise json.JSONDecodeError("Extra data", text, i)
+    except json.JSONDecodeError as exc:
+        raise _invalid(exc) from None
+    if body.isascii():
+        sizes = [b - a for a, b in spans]
+    else:
+        sizes = [len(text[a:b].encode("utf-8", "surrogatepass")) for a, b in spans]
+    return _checked(doc, body), sizes
+
+
+def _check_sizes(sizes: list[int], limit: int) -> None:
+    """Each message's size as sent (bytes of its JSON text) against ``limit``."""
+    for i, size in enumerate(sizes):
         if size > limit:
-            raise ApiError(413, f"message {i} is {size} bytes, over the limit of {limit // 1024} KB per message",
-                           field=f"batch[{i}]")
+            raise ApiError(413, f"message {i} is {size} bytes, over the limit of {limit // 1024} KB "
+                           "per message", field=f"batch[{i}]")
 
 
 def _parse(messages: list, received_at: dt.datetime, in_batch: bool) -> SegmentRows:
@@ -194,7 +268,7 @@ async def ingest_batch(request: Request) -> Accepted:
     limits = request.app.state.server.limits
     now = dt.datetime.now(dt.timezone.utc)
     body = await _read(request, limits.batch_bytes, "a batch")
-    doc = _json(body)
+    doc, sizes = _load_batch(body)
     if not isinstance(doc, dict):
         raise ApiError(400, f"expected a JSON object with a batch array, got {type(doc).__name__}")
     if not isinstance(doc.get("batch"), list):
@@ -204,8 +278,8 @@ async def ingest_batch(request: Request) -> Accepted:
     if doc.get("context") is not None and not isinstance(doc["context"], dict):
         raise ApiError(400, f"context must be a JSON object, got {type(doc['context']).__name__}", field="context")
     doc.pop("receivedAt", None)
+    _check_sizes(sizes, limits.message_bytes)
     messages = batch_messages(doc)
-    _check_sizes(messages, len(body), limits.message_bytes)
     return await _store(request, _parse(messages, now, in_batch=True))
 
 
