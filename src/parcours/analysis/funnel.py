@@ -382,7 +382,7 @@ def _candidates(store, plan: _Plan, since, until):
     return e.order_by("who", "timestamp", "seq", "event_id").to_pyarrow()
 
 
-def _candidates_codes(store, plan: _Plan, since, until):
+def _candidates_codes(store, plan: _Plan, since, until, sort: bool = False):
     """:func:`_candidates` over journey_events: step names become codes once, ``who`` is the
     integer person (or account) key, and the raw events are joined only for property
     conditions. The rows are already in order when the table is scanned as stored."""
@@ -395,7 +395,7 @@ def _candidates_codes(store, plan: _Plan, since, until):
         t = t.filter(t.ts >= lo)
     if hi is not None:
         t = t.filter(t.ts < hi)
-    sort = plan.order == "strict" or not jc.clustered(store) or key != "person_key"
+    sort = sort or plan.order == "strict" or not jc.clustered(store) or key != "person_key"
     if any(s.properties for s in plan.steps):
         raw = store.table("events").select("_seq", "properties")
         t = t.inner_join(raw, t.seq == raw._seq)
@@ -411,7 +411,9 @@ def _candidates_codes(store, plan: _Plan, since, until):
         conds += [_json_equals(t.properties[k], v) for k, v in step.properties.items()]
         return ibis.and_(*conds).fill_null(False)
 
-    cols = {"who": t[key], "timestamp": t.ts, "seq": t.seq}
+    cols = {"who": t[key], "timestamp": t.ts}
+    if sort:
+        cols["seq"] = t.seq
     if plan.order == "strict":
         mine = ibis.window(group_by=t[key])
         cols["n_before"] = ibis.rank().over(group_by=t[key], order_by=t.ts)
@@ -425,8 +427,8 @@ def _candidates_codes(store, plan: _Plan, since, until):
     if sort:
         e = e.order_by("who", "timestamp", "seq")
     rows = e.to_pyarrow()
-    if not sort and not _in_order(rows):  # DuckDB did not keep the stored order: sort here
-        rows = rows.sort_by([("who", "ascending"), ("timestamp", "ascending"), ("seq", "ascending")])
+    if not sort and not _in_order(rows):  # DuckDB did not keep the stored order
+        return _candidates_codes(store, plan, since, until, sort=True)
     if plan.by is not None:
         codes = rows.column("value").fill_null(-1).to_numpy()
         names = jc.names(store, plan.by)[codes + 1]
@@ -435,11 +437,12 @@ def _candidates_codes(store, plan: _Plan, since, until):
 
 
 def _in_order(rows) -> bool:
-    who, ts, seq = (rows.column(c).to_numpy() for c in ("who", "timestamp", "seq"))
+    """(who, timestamp) never decrease: the stored order came through the scan."""
+    who, ts = (rows.column(c).to_numpy() for c in ("who", "timestamp"))
     if len(who) < 2:
         return True
-    dw, dt_, ds = np.diff(who), np.diff(ts), np.diff(seq)
-    return bool(np.all((dw > 0) | ((dw == 0) & ((dt_ > 0) | ((dt_ == 0) & (ds > 0))))))
+    dw, dt_ = np.diff(who), np.diff(ts)
+    return bool(np.all((dw > 0) | ((dw == 0) & (dt_ >= 0))))
 
 
 def _ids_of_keys(store, who: str, keys: np.ndarray) -> np.ndarray:
@@ -482,32 +485,37 @@ def _best_attempts(store, plan: _Plan, since, until, period: str | None = None,
 
     if plan.order == "unordered":
         starts = np.unique(np.concatenate(step_pos))
-        pos = _unordered(g, step_pos, starts, plan.window_us)
+        attempts = _Attempts(_unordered(g, step_pos, starts, plan.window_us))
     else:
         starts = step_pos[0]
         strict = None
         if plan.order == "strict":
             strict = (rows.column("n_before").to_numpy(), rows.column("n_upto").to_numpy())
-        pos = _ordered(g, step_pos, starts, plan.window_us, strict)
+        if strict is None and len(step_pos) > 1:
+            attempts = _ordered_shared(g, step_pos, starts, plan.window_us, n)
+        else:
+            attempts = _Attempts(_ordered(g, step_pos, starts, plan.window_us, strict))
     entered = np.ones(len(starts), bool)
     if lo_us is not None:
         entered &= ts[starts] >= lo_us
     if hi_us is not None:
         entered &= ts[starts] < hi_us
-    pos, starts = pos[entered], starts[entered]
+    entered = np.flatnonzero(entered)
+    starts, reached = starts[entered], attempts.reached[entered]
     if len(starts) == 0:
         return _no_attempts(k)
-    reached = (pos >= 0).sum(axis=1)
 
     # Best attempt: the furthest, then the earliest; per customer (and per entry period).
-    keys = [pid[starts]]
-    if period is not None:
-        per_start = _period_start(ts[starts], period)
-        keys = [per_start, pid[starts]]
-    ordering = np.lexsort((starts, -reached, *keys[::-1]))
-    first = np.r_[True, np.any([np.diff(kk[ordering]) != 0 for kk in keys], axis=0)]
-    chosen = ordering[first]
-    pos, reached, starts = pos[chosen], reached[chosen], starts[chosen]
+    if period is None:  # starts are in customer order: the first furthest one of each
+        group = np.cumsum(np.r_[True, pid[starts][1:] != pid[starts][:-1]]) - 1
+        furthest = np.flatnonzero(reached == np.maximum.reduceat(reached, np.flatnonzero(np.diff(np.r_[-1, group])))[group])
+        chosen = furthest[np.r_[True, group[furthest][1:] != group[furthest][:-1]]]
+    else:
+        keys = [_period_start(ts[starts], period), pid[starts]]
+        ordering = np.lexsort((starts, -reached, *keys[::-1]))
+        first = np.r_[True, np.any([np.diff(kk[ordering]) != 0 for kk in keys], axis=0)]
+        chosen = ordering[first]
+    pos, reached, starts = attempts.rows(entered[chosen]), reached[chosen], starts[chosen]
 
     keep = ~_excluded(plan, pid, ts, m_end, rows, pos, reached, starts)
     pos, reached, starts = pos[keep], reached[keep], starts[keep]
@@ -578,6 +586,64 @@ def _ordered(g: _Grid, step_pos, starts, window_us, strict) -> np.ndarray:
         pos[live[ok], k] = nxt[ok]
         live = live[ok]
     return pos
+
+
+class _Attempts:
+    """Each attempt's rows per step (-1 once it stopped); ``reached``: how many steps it did."""
+
+    def __init__(self, pos: np.ndarray):
+        self.pos = pos
+        self.reached = (pos >= 0).sum(axis=1)
+
+    def rows(self, which: np.ndarray) -> np.ndarray:
+        return self.pos[which]
+
+
+class _SharedAttempts(_Attempts):
+    """Attempts that share their later rows with a representative one, cut at their deadline."""
+
+    def __init__(self, rep_pos, which, starts, ts, window_us):
+        self.rep_pos, self.which, self.starts = rep_pos, which, starts
+        self.deadline = ts[starts] + window_us
+        rep_ts = np.where(rep_pos >= 0, ts[np.maximum(rep_pos, 0)], np.iinfo(np.int64).max)
+        reached = np.ones(len(starts), dtype=np.int64)
+        alive = np.arange(len(starts))
+        for j in range(1, rep_pos.shape[1]):  # chain times never decrease: a prefix is kept
+            alive = alive[rep_ts[which[alive], j] <= self.deadline[alive]]
+            reached[alive] += 1
+        self.reached = reached
+
+    def rows(self, which: np.ndarray) -> np.ndarray:
+        pos = self.rep_pos[self.which[which]]
+        pos[:, 0] = self.starts[which]
+        pos[np.arange(pos.shape[1]) >= self.reached[which][:, None]] = -1
+        return pos
+
+
+def _ordered_shared(g: _Grid, step_pos, starts, window_us, n) -> _Attempts:
+    """The same attempts as :func:`_ordered` (not strict), with fewer searches.
+
+    Consecutive step-1 rows of a customer that match no other step, with no other candidate
+    row between them (nor earlier at the first one's timestamp), see the same later rows:
+    their attempts differ only by the deadline. So one search runs from the last of such a
+    run, and every start keeps the prefix of it that falls within its own window.
+    """
+    if len(starts) == 0:
+        return _Attempts(_ordered(g, step_pos, starts, window_us, None))
+    first_only = np.zeros(n, bool)
+    first_only[starts] = True
+    for p in step_pos[1:]:
+        first_only[p] = False
+    new_run = np.ones(n, bool)
+    new_run[1:] = ~(first_only[1:] & first_only[:-1] & (g.pid[1:] == g.pid[:-1]))
+    run_starts = np.flatnonzero(new_run)
+    run_id = (np.cumsum(new_run) - 1)[starts]
+    shared = first_only[starts] & (g.m_start[starts] >= run_starts[run_id])
+    rep = np.where(shared, np.r_[run_starts[1:] - 1, n - 1][run_id], starts)  # non-decreasing
+    change = np.r_[True, rep[1:] != rep[:-1]]
+    reps = rep[change]
+    which = np.cumsum(change) - 1
+    return _SharedAttempts(_ordered(g, step_pos, reps, window_us, None), which, starts, g.ts, window_us)
 
 
 def _unordered(g: _Grid, step_pos, starts, window_us) -> np.ndarray:
