@@ -142,17 +142,23 @@ def _counts(store, ev: str, params: list) -> pd.DataFrame:
     clicks = ", ".join(
         f"count(*) FILTER (WHERE event = '{e}') AS \"{e}\"" for pair in CLICK_PAIRS for e in pair
     )
+    sums = ", ".join(f'CAST(sum("{e}") AS BIGINT) AS "{e}"' for pair in CLICK_PAIRS for e in pair)
+    # One row per (person, stage) first (a person has one group), then per stage: no
+    # DISTINCT aggregate over the events.
     return _q(store, f"""WITH {ev},
-        per AS (SELECT person_id, count(*) FILTER (WHERE event = 'purchase') AS purchases,
-                       count(*) FILTER (WHERE event = 'referral_sent') AS referrals
-                FROM ev GROUP BY person_id)
-        SELECT ev.grp, ev.stage, count(DISTINCT ev.person_id) AS reach, count(*) AS impressions,
-               count(*) FILTER (WHERE event IN ({pages})) AS pages,
-               count(*) FILTER (WHERE event = 'purchase') AS sales, {clicks},
-               count(DISTINCT ev.person_id) FILTER (WHERE per.purchases >= 1) AS buyers,
-               count(DISTINCT ev.person_id) FILTER (WHERE per.purchases >= 2) AS repeat_buyers,
-               count(DISTINCT ev.person_id) FILTER (WHERE per.referrals >= 1) AS referrers
-        FROM ev JOIN per USING (person_id) GROUP BY ev.grp, ev.stage""", params)
+        ps AS (SELECT grp, stage, person_id, count(*) AS n,
+                      count(*) FILTER (WHERE event IN ({pages})) AS pages,
+                      count(*) FILTER (WHERE event = 'purchase') AS sales,
+                      count(*) FILTER (WHERE event = 'referral_sent') AS referrals, {clicks}
+               FROM ev GROUP BY grp, stage, person_id),
+        per AS (SELECT person_id, sum(sales) AS purchases, sum(referrals) AS referrals
+                FROM ps GROUP BY person_id)
+        SELECT ps.grp, ps.stage, count(*) AS reach, CAST(sum(n) AS BIGINT) AS impressions,
+               CAST(sum(pages) AS BIGINT) AS pages, CAST(sum(sales) AS BIGINT) AS sales, {sums},
+               count(*) FILTER (WHERE per.purchases >= 1) AS buyers,
+               count(*) FILTER (WHERE per.purchases >= 2) AS repeat_buyers,
+               count(*) FILTER (WHERE per.referrals >= 1) AS referrers
+        FROM ps JOIN per USING (person_id) GROUP BY ps.grp, ps.stage""", params)
 
 
 def _channels(store, ev: str, params: list) -> pd.DataFrame:
