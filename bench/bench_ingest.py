@@ -1,6 +1,6 @@
 """Sustained HTTP ingestion: events per second through ``POST /v1/batch`` on loopback.
 
-    .venv/bin/python bench/bench_ingest.py --seconds 15 --runs 3 --batch 500 --connections 8
+    .venv/bin/python bench/bench_ingest.py --seconds 15 --runs 3 --batch 500 --connections 32
 
 Starts ``parcours serve`` on a fresh workspace (background refresh on, its default 30 s),
 and a load generator (httpx, asyncio, ``--connections`` concurrent connections on
@@ -152,7 +152,7 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=15)
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--batch", type=int, default=500)
-    ap.add_argument("--connections", type=int, default=8)
+    ap.add_argument("--connections", type=int, default=32)
     args = ap.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="bench-ingest-", dir=Path(__file__).parent / "out"))
