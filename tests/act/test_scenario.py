@@ -57,6 +57,7 @@ def test_a_good_scenario():
     ("  - wait: 1h", "  - wait: 1h\n    goto: nowhere", "scenarios/cart.yaml:8: steps[0].goto: unknown step 'nowhere'"),
     ("\"Hello {first_name}\"", "\"Hello {first name}\"", "invalid placeholder {first name}"),
     ("  - wait: 1h", "  - wait: {until: {event: purchase}}", "waiting until an event needs a timeout"),
+    ("  - wait: 1h", "  - wait: {window: \"09:00-09:00\"}", "steps[0].wait.window: the range starts and ends"),
 ])
 def test_errors_name_file_line_and_field(old, new, expected):
     assert old in GOOD

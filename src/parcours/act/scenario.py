@@ -49,6 +49,8 @@ def _check_clock_range(v: str) -> str:
     parts = v.split("-") if isinstance(v, str) else []
     if len(parts) != 2 or not all(_CLOCK.match(p.strip()) for p in parts):
         raise ValueError("expected a range of local times such as 09:00-20:00")
+    if parts[0].strip() == parts[1].strip():
+        raise ValueError("the range starts and ends at the same time: it would be empty or the whole day")
     return v
 
 
