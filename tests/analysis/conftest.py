@@ -97,3 +97,36 @@ def shared_store(tmp_path_factory):
     store = Store(tmp_path_factory.mktemp("analysis") / "s.duckdb")
     yield store
     store.close()
+
+
+class refreshed_workspace:
+    """A throwaway workspace whose events went through import, stitching and stage assignment,
+    so that ``journey_events`` (the codes engines' table) and ``journey_view`` both exist.
+
+    ``events``: dicts with person_id (imported as customer_id), timestamp (naive UTC), event
+    and optionally channel, touchpoint, value.
+    """
+
+    def __init__(self, events: list[dict]):
+        from parcours.data.identity import stitch
+        from parcours.data.importer import import_frame
+        from parcours.journey.assign import refresh
+        from parcours.workspace import Workspace
+
+        self._dir = tempfile.TemporaryDirectory()
+        self.ws = Workspace.init(Path(self._dir.name) / "ws")
+        if events:
+            import_frame(self.ws.store, pd.DataFrame([{
+                "event_id": f"e{i}", "customer_id": e["person_id"],
+                "timestamp": e["timestamp"].replace(tzinfo=dt.timezone.utc), "event": e["event"],
+                "channel": e.get("channel"), "touchpoint": e.get("touchpoint"), "value": e.get("value"),
+            } for i, e in enumerate(events)]))
+        stitch(self.ws.store)
+        refresh(self.ws.store, self.ws.model, full=True)
+
+    def __enter__(self) -> Store:
+        return self.ws.store
+
+    def __exit__(self, *exc):
+        self.ws.close()
+        self._dir.cleanup()

@@ -7,46 +7,20 @@ rows: the SQL one through ``journey_view``, the numpy one through ``journey_even
 from __future__ import annotations
 
 import datetime as dt
-import tempfile
-from pathlib import Path
 
-import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from parcours.analysis.attribution import MODELS, attribution
-from parcours.data.identity import stitch
-from parcours.data.importer import import_frame
 from parcours.errors import AnalysisError
-from parcours.journey.assign import refresh
-from parcours.workspace import Workspace
 
-T0 = dt.datetime(2024, 3, 4, 8, 0, tzinfo=dt.timezone.utc)
+from conftest import T0, refreshed_workspace
 
 
-class workspace:
-    """A throwaway workspace holding ``events`` (dicts with customer_id, minutes, event, ...)."""
-
-    def __init__(self, events):
-        self._dir = tempfile.TemporaryDirectory()
-        self.ws = Workspace.init(Path(self._dir.name) / "ws")
-        if events:
-            frame = pd.DataFrame([{
-                "event_id": f"e{i}", "customer_id": e["customer_id"],
-                "timestamp": T0 + dt.timedelta(minutes=e["minutes"]), "event": e["event"],
-                "channel": e.get("channel"), "touchpoint": e.get("touchpoint"), "value": e.get("value"),
-            } for i, e in enumerate(events)])
-            import_frame(self.ws.store, frame)
-        stitch(self.ws.store)
-        refresh(self.ws.store, self.ws.model, full=True)
-
-    def __enter__(self):
-        return self.ws.store
-
-    def __exit__(self, *exc):
-        self.ws.close()
-        self._dir.cleanup()
+def workspace(events):
+    return refreshed_workspace([{**e, "person_id": e["customer_id"], "timestamp": T0 + dt.timedelta(minutes=e["minutes"])}
+                                for e in events])
 
 
 def same(a, b):

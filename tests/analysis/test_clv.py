@@ -18,7 +18,7 @@ from parcours.analysis.clv import BgNbd, GammaGamma, bgnbd_log_likelihood, clv, 
 from parcours.data.store import Store
 from parcours.errors import AnalysisError
 
-from conftest import T0, complete, load_journey
+from conftest import T0, complete, load_journey, refreshed_workspace
 
 CDNOW = Path(__file__).resolve().parents[1] / "data" / "cdnow" / "cdnow_customers_summary_with_transactions.csv"
 H = dt.timedelta(hours=1)
@@ -279,3 +279,18 @@ def test_predictions_match_a_holdout_drawn_from_the_model(tmp_path):
     assert predicted == pytest.approx(actual, rel=0.1)
     # the simulation's rates are per week: alpha is 7 times larger in days
     assert r.params["r"] == pytest.approx(0.5, rel=0.2) and r.params["alpha"] == pytest.approx(28.0, rel=0.2)
+
+
+def test_codes_engine_equals_journey_view():
+    # journey_events' codes and journey_view hold the same purchases: same summary, same fit.
+    events = purchases(120, seed=5) + [{"person_id": "x", "timestamp": T0 + 400 * D, "event": "view"}]
+    with refreshed_workspace(events) as store:
+        for unit, end in (("week", None), ("day", T0 + 200 * D)):
+            fast = clv(store, "buy", calibration_end=end, unit=unit, horizon=10, engine="codes").to_dict()
+            slow = clv(store, "buy", calibration_end=end, unit=unit, horizon=10, engine="portable").to_dict()
+            assert fast["calibration_end"] == slow["calibration_end"]
+            assert len(fast["customers"]) == len(slow["customers"]) > 100
+            for a, b in zip(fast["customers"], slow["customers"]):
+                assert a == {k: pytest.approx(v) if isinstance(v, float) else v for k, v in b.items()}
+            assert fast["params"] == pytest.approx(slow["params"])
+        assert clv(store, "nothing", engine="codes").customers == []

@@ -26,7 +26,8 @@ The summary statistics per customer (what the models are fitted on), in time uni
   transactions (the first one is left out, as in the papers); Gamma-Gamma is fitted on the
   customers with x > 0 and a positive mean.
 
-The data is read from ``journey_view``: the purchases (``event = purchase_event``) of each
+The data is read from ``journey_view`` (or the same rows from ``journey_events``' codes,
+``engine="codes"``): the purchases (``event = purchase_event``) of each
 person up to ``calibration_end`` (default: the last event of the view) are aggregated per
 (person, time unit) in DuckDB; only one row per customer comes back.
 """
@@ -42,6 +43,7 @@ from scipy import optimize, special
 
 from ..errors import AnalysisError
 from ._common import JOURNEY, as_time, choice, json_ready
+from .journey_codes import use_codes
 
 __all__ = [
     "ClvResult", "clv", "BgNbd", "GammaGamma", "fit_bgnbd", "fit_gamma_gamma",
@@ -224,13 +226,31 @@ class ClvResult:
         return pd.DataFrame(self.customers, columns=CUSTOMER_COLUMNS)
 
 
+#: where the purchases come from: journey_view, or journey_events' codes (no join to the raw
+#: events; names only for the purchases' persons). Same columns, same rows.
+_PURCHASES = {
+    False: (f'SELECT person_id, "timestamp", value FROM {JOURNEY} WHERE event = ? AND person_id IS NOT NULL',
+            f'SELECT max("timestamp") FROM {JOURNEY}'),
+    True: ("SELECT p.person_id, make_timestamp(j.ts) AS \"timestamp\", j.value FROM journey_events j "
+           "JOIN persons p ON p.person_key = j.person_key "
+           "WHERE j.event_code = (SELECT code FROM dim_event WHERE name = ?) AND p.person_id IS NOT NULL",
+           "SELECT make_timestamp(max(ts)) FROM journey_events"),
+}
+
+
 def customer_summary(store, purchase_event: str = "purchase", calibration_end=None,
-                     unit: str = "week", margin: float = 1.0) -> tuple[pd.DataFrame, dt.datetime | None]:
-    """Per customer: frequency, recency, T, repeat mean value and historical CLV (see module doc)."""
+                     unit: str = "week", margin: float = 1.0,
+                     engine: str = "auto") -> tuple[pd.DataFrame, dt.datetime | None]:
+    """Per customer: frequency, recency, T, repeat mean value and historical CLV (see module doc).
+
+    ``engine``: ``codes`` reads journey_events, ``portable`` journey_view; ``auto`` the first
+    when the store has it.
+    """
     choice("unit", unit, UNITS)
+    purchases, last_event = _PURCHASES[use_codes(store, engine)]
     end = as_time(calibration_end)
     if end is None:
-        end = store.scalar(f'SELECT max("timestamp") FROM {JOURNEY}')
+        end = store.scalar(last_event)
     cols = ["customer", "frequency", "recency", "T", "mean_value", "historical_clv"]
     if end is None:
         return pd.DataFrame(columns=cols), None
@@ -241,8 +261,8 @@ def customer_summary(store, purchase_event: str = "purchase", calibration_end=No
         WITH tx AS (
             SELECT person_id AS customer, {pn.format(c='"timestamp"')} AS period,
                    sum(coalesce(value, 0)) AS value
-            FROM {JOURNEY}
-            WHERE event = ? AND "timestamp" <= ? AND person_id IS NOT NULL
+            FROM ({purchases})
+            WHERE "timestamp" <= ?
             GROUP BY ALL),
         ranked AS (SELECT *, row_number() OVER (PARTITION BY customer ORDER BY period) AS k FROM tx)
         SELECT customer,
@@ -259,7 +279,8 @@ def customer_summary(store, purchase_event: str = "purchase", calibration_end=No
 
 
 def clv(store, purchase_event: str = "purchase", calibration_end=None, unit: str = "week",
-        horizon: int = 52, margin: float = 1.0, discount_rate: float | None = None) -> ClvResult:
+        horizon: int = 52, margin: float = 1.0, discount_rate: float | None = None,
+        engine: str = "auto") -> ClvResult:
     """Historical and predictive CLV per customer (see the module doc for the definitions).
 
     ``horizon`` is in ``unit``s (52 days or 52 weeks). ``discount_rate`` (per unit, e.g.
@@ -270,7 +291,7 @@ def clv(store, purchase_event: str = "purchase", calibration_end=None, unit: str
         raise AnalysisError(f"horizon must be a positive whole number of {unit}s, not {horizon!r}")
     if discount_rate is not None and not discount_rate > -1:
         raise AnalysisError(f"discount_rate must be greater than -1, not {discount_rate!r}")
-    summary, end = customer_summary(store, purchase_event, calibration_end, unit, margin)
+    summary, end = customer_summary(store, purchase_event, calibration_end, unit, margin, engine)
     result = ClvResult(unit, horizon, float(margin), discount_rate, end)
     if summary.empty:
         return result
