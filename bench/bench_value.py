@@ -10,8 +10,9 @@ Then times, medians of ``--runs`` runs:
 
 * attribution, Markov (orders 1 and 2) and linear, conversion ``purchase`` by channel, with
   the numpy engine over journey_events codes (the default) and the SQL one over journey_view;
-* CLV: the per-customer summary in DuckDB, the BG/NBD and Gamma-Gamma fits, and the whole
-  ``clv()`` (summary, fits and per-customer predictions);
+* CLV: the per-customer summary in DuckDB (from journey_events codes, the default, and from
+  journey_view), the BG/NBD and Gamma-Gamma fits, and the whole ``clv()`` (summary, fits and
+  per-customer predictions);
 * baselines: for attribution, a bare ``lag()`` over (person, time) of the view's rows with a
   channel, grouped by pair (what a first-order transition count costs at least); for CLV,
   a bare group-by of the purchases per person.
@@ -101,6 +102,7 @@ def main() -> int:
                    SELECT channel, lag(channel) OVER (PARTITION BY person_id ORDER BY "timestamp", seq) AS prev
                    FROM journey_view WHERE channel IS NOT NULL) GROUP BY ALL"""),
         "clv_summary": lambda: customer_summary(store, "purchase", unit="week"),
+        "clv_summary_sql": lambda: customer_summary(store, "purchase", unit="week", engine="portable"),
         "clv_fit_bgnbd": lambda: fit_bgnbd(x, t_x, T),
         "clv_fit_gamma_gamma": lambda: fit_gamma_gamma(x, summary["mean_value"].to_numpy(float)),
         "clv_total": lambda: clv(store, "purchase", unit="week", horizon=52),
