@@ -153,7 +153,9 @@ def test_build_a_funnel(logged_in, server, shots):
     assert [int(n.replace("\u202f", "").replace("\xa0", "").replace(" ", "")) for _, n in shown] == \
         [s["count"] for s in expected["steps"]]
     assert expected["steps"][0]["count"] > expected["steps"][2]["count"] > 0
-    assert page.locator(".chart g.point").count() == 3  # one bar per step
+    charts = page.locator(".chart")
+    assert charts.nth(0).locator("g.point").count() == 3  # one bar per step
+    assert charts.nth(1).locator("g.point").count() == 3 * len(expected["breakdown"]) > 0  # per channel
     page.close()
 
 
@@ -182,3 +184,51 @@ def test_timeline_search(logged_in, server):
     settle(page)
     assert "nobody-at-all" in page.locator("section.block .error").inner_text()
     page.close()
+
+
+def test_answer_a_survey(logged_in, server, shots, tmp_path):
+    """An analyst creates an NPS survey; a customer answers on the hosted page (English) and
+    through the widget embedded in another site's page (French); both rows land in feedback."""
+    page = open_page(logged_in, server, "/app/surveys")
+    page.select_option("select[name=kind]", "nps")
+    page.fill("input[name=touchpoint]", "checkout")
+    page.fill("input[name=channel]", "web")
+    page.check("input[name=free_text]")
+    page.click("#survey-form button[type=submit]")
+    page.wait_for_url("**/app/surveys")
+    survey_id = page.locator("tr[data-survey]").first.get_attribute("data-survey")
+    page.close()
+
+    page = open_page(logged_in, server, f"/s/{survey_id}?customer=C00000005&lang=en")
+    assert "recommend" in page.locator(".parcours-survey").inner_text()
+    page.click(".parcours-survey button[data-score='9']")
+    page.fill(".parcours-survey textarea", "Quick checkout, thanks")
+    page.click(".parcours-survey button.send")
+    page.wait_for_selector(".parcours-survey .thanks")
+    assert page.locator(".thanks").inner_text() == "Thank you for your answer!"
+    page.screenshot(path=str(shots / "survey-hosted-en.png"))
+    assert page.errors == [] and page.foreign == []
+    page.close()
+
+    site = tmp_path / "shop.html"  # another origin (file://): the widget posts across origins
+    site.write_text(f'<!DOCTYPE html><html lang="fr"><body><h1>Boutique</h1><script src="{server.url}/s/{survey_id}/'
+                    'widget.js" data-customer="C00000008" data-touchpoint="order_page"></script></body></html>')
+    page = logged_in.new_page()
+    errors = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.goto(site.as_uri())
+    page.wait_for_selector(".parcours-survey button[data-score='3']")
+    assert "recommandiez" in page.locator(".parcours-survey").inner_text()
+    page.click(".parcours-survey button[data-score='3']")
+    page.click(".parcours-survey button.send")
+    page.wait_for_selector(".parcours-survey .thanks")
+    assert page.locator(".thanks").inner_text() == "Merci pour votre réponse !"
+    page.screenshot(path=str(shots / "survey-widget-fr.png"))
+    assert errors == []
+    page.close()
+
+    rows = server.rows("SELECT customer_id, kind, score, text, language, channel, touchpoint FROM feedback "
+                       "WHERE feedback_id LIKE ? ORDER BY score DESC", [f"s-{survey_id}-%"])
+    server.start()  # the rest of the module keeps its server
+    assert rows == [("C00000005", "nps", 9.0, "Quick checkout, thanks", "en", "web", "checkout"),
+                    ("C00000008", "nps", 3.0, None, "fr", "web", "order_page")]

@@ -14,7 +14,7 @@
          evidence: 'Preuve', impact: 'Impact', lost: 'conversions perdues / mois', credit: 'conversions créditées',
          time: 'date', event: 'événement', channel: 'canal', touchpoint: 'point de contact', empty: 'Aucune donnée.',
          members: 'membres', segment: 'segment', customers: 'clients', total: 'Total', cac: 'CAC', period: 'période',
-         top: 'Clients de plus forte valeur prédite', answers: 'réponses', abandonment: 'abandon', target: 'cible',
+         top: 'Clients de plus forte valeur prédite', by: 'Ventilation par', answers: 'réponses', abandonment: 'abandon', target: 'cible',
          nps_dist: 'Répartition des notes NPS', imports: 'Imports', rejects: 'Lignes rejetées', identities: 'Identités'},
     en: {stage: 'stage', reach: 'reached', conversion: 'conversion', step: 'step', count: 'people',
          from_first: 'from start', from_prev: 'from previous', nps: 'NPS', csat: 'CSAT', ces: 'CES',
@@ -22,7 +22,7 @@
          evidence: 'Evidence', impact: 'Impact', lost: 'lost conversions / month', credit: 'credited conversions',
          time: 'time', event: 'event', channel: 'channel', touchpoint: 'touchpoint', empty: 'No data.',
          members: 'members', segment: 'segment', customers: 'customers', total: 'Total', cac: 'CAC', period: 'period',
-         top: 'Customers with the highest predicted value', answers: 'answers', abandonment: 'abandonment', target: 'target',
+         top: 'Customers with the highest predicted value', by: 'Breakdown by', answers: 'answers', abandonment: 'abandonment', target: 'target',
          nps_dist: 'NPS score distribution', imports: 'Imports', rejects: 'Rejected rows', identities: 'Identities'}
   }[lang];
 
@@ -58,7 +58,7 @@
     const s = d.stages || [];
     chart(box, [{type: 'bar', name: T.reach, x: s.map(x => x.label), y: s.map(x => x.reach)},
                 {type: 'scatter', mode: 'lines+markers', name: T.conversion, yaxis: 'y2', x: s.map(x => x.label), y: s.map(x => x.conversion)}],
-          {title: {text: T.stage}, yaxis2: {overlaying: 'y', side: 'right', tickformat: '.0%', range: [0, 1]}, legend: {orientation: 'h'}});
+          {title: {text: T.stage}, margin: {l: 50, r: 50, t: 30, b: 40}, yaxis2: {overlaying: 'y', side: 'right', tickformat: '.0%', range: [0, 1]}, legend: {orientation: 'h'}});
     const cols = Object.keys(s[0] || {}).filter(k => k !== 'stage' && typeof (s[0] || {})[k] !== 'object');
     box.append(table(s.map(x => Object.fromEntries(cols.map(c => [c, (typeof x[c] === 'number' && x[c] <= 1 && /rate|conversion|abandon|through/.test(c)) ? pct(x[c]) : x[c]]))), cols));
   };
@@ -86,9 +86,14 @@
           {margin: {l: 140, r: 10, t: 10, b: 20}});
     box.append(table(s.map(x => ({...x, f: pct(x.conversion_from_first), p: pct(x.conversion_from_previous)})),
                      ['name', 'count', 'f', 'p', 'median_seconds'], [T.step, T.count, T.from_first, T.from_prev, 'median s']));
-    if ((d.breakdown || []).length) {
-      const g = d.breakdown;
-      box.append(el('h3', {}, d.by || ''), table(g.map(x => ({group: x.group ?? x.value ?? x.key, ...x})), Object.keys(g[0]).filter(k => typeof g[0][k] !== 'object')));
+    const g = d.breakdown || [];
+    if (g.length) {  // one bar series per breakdown value, and each value's conversion to the last step
+      box.append(el('h3', {}, T.by + ' ' + (d.by || '')));
+      chart(box, g.map(x => ({type: 'bar', name: String(x.value), x: x.steps.map(st => st.name), y: x.steps.map(st => st.count)})),
+            {barmode: 'group', legend: {orientation: 'h'}});
+      box.append(table(g.map(x => ({value: x.value, first: x.steps[0].count, last: x.steps[x.steps.length - 1].count,
+                                    conv: pct(x.steps[x.steps.length - 1].conversion_from_first)})),
+                       ['value', 'first', 'last', 'conv'], [d.by || '', s[0] ? s[0].name : '', s.length ? s[s.length - 1].name : '', T.from_first]));
     }
   };
   R.paths = (box, d) => {
