@@ -1147,6 +1147,7 @@ def _print_painpoints(result, lang: str) -> None:
 def moments(
     directory: Path = typer.Argument(..., help="Workspace folder."),
     min_exposed: int = typer.Option(30, "--min-exposed", help="Only touchpoints met by at least this many people."),
+    outcome: str = typer.Option("conversion", "--outcome", help="conversion or satisfaction."),
     segment: Optional[str] = SegmentOpt,
     as_json: bool = JsonOpt,
     lang: Optional[str] = LangOpt,
@@ -1155,12 +1156,12 @@ def moments(
     from .analysis.moments import moments_of_truth
 
     with _open(directory) as ws, ws.segment_scope(segment):
-        result = moments_of_truth(ws.store, min_exposed=min_exposed)
+        result = moments_of_truth(ws.store, outcome=outcome, min_exposed=min_exposed)
     if as_json:
         print_json(result.to_dict())
         return
     lang = lang or lang_default()
-    table = Table(title=t("moments.title", lang))
+    table = Table(title=t(f"moments.title.{result.outcome}", lang))
     for key in ("col.touchpoint", "col.channel", "col.stage", "col.exposed", "moments.effect", "col.interval",
                 "col.crude", "moments.significant"):
         table.add_column(t(key, lang), justify="left" if key in ("col.touchpoint", "col.channel", "col.stage") else "right")

@@ -433,6 +433,7 @@ def reference_moments(events, conversions=("purchase",)):
         n_exposed = sum(s[1] for s in strata.values())
         if not n_exposed:
             continue
+        pools = defaultdict(lambda: [0, 0])  # (rank, channel) -> converted, people
         for person, (rows, first_conv, convs) in people.items():
             if person in exposed_people:
                 continue
@@ -440,10 +441,11 @@ def reference_moments(events, conversions=("purchase",)):
                 at = next((e for e, _, best in rows if best >= r), None)
                 if at is None or (first_conv is not None and first_conv < at["timestamp"]):
                     continue
-                key = (r, at["channel"] or "")
-                if key in strata:
-                    strata[key][2] += any(c >= at["timestamp"] for c in convs)
-                    strata[key][3] += 1
+                for key in ((r, at["channel"] or ""), (r, None)):  # None: any channel
+                    pools[key][0] += any(c >= at["timestamp"] for c in convs)
+                    pools[key][1] += 1
+        for (r, ch), s in strata.items():
+            s[2], s[3] = pools[(r, ch)] if pools[(r, ch)][1] else pools[(r, None)]
         effect, _, crude = stratified_difference([tuple(v) for v in strata.values()])
         out[tp] = (n_exposed, effect, crude)
     return out
@@ -514,3 +516,31 @@ def test_cli_painpoints_and_moments(tmp_path):
     assert "Abandon anormal" in fr.output and "taux de sortie" in fr.output
     en = runner.invoke(app, ["moments", str(tmp_path / "ws"), "--lang", "en"])
     assert en.exit_code == 0 and "Moments of truth" in en.output
+
+
+def test_a_touchpoint_followed_by_unhappy_answers_is_a_negative_satisfaction_moment(journey_store):
+    rnd = random.Random(8)
+    events, answers = [], []
+    for i in range(1200):
+        p = f"p{i:05d}"
+        t = T0 + rnd.randrange(60) * DAY
+        events.append(ev(p, t, "purchase", "confirmation", "purchase", value=30.0))
+        hotline = rnd.random() < 0.3
+        if hotline:
+            events.append(ev(p, t + DAY, "support_contact", "hotline", "retention", "phone"))
+        else:
+            events.append(ev(p, t + DAY, "app_open", "app_home", "retention", "app"))
+        bad = rnd.random() < (0.6 if hotline else 0.2)
+        answers.append((f"f{i}", p, t + 2 * DAY, "csat", 1 if bad else 5))
+    store = journey_store(events)
+    with store.transaction() as con:
+        con.executemany("INSERT INTO feedback (feedback_id, customer_id, timestamp, kind, score) VALUES (?, ?, ?, ?, ?)",
+                        answers)
+    from parcours.analysis.moments import moments_of_truth
+
+    result = moments_of_truth(store, outcome="satisfaction", conversions=("purchase",))
+    hotline = next(m for m in result.moments if m.touchpoint == "hotline")
+    assert hotline.significant and hotline.low < -0.4 < hotline.high
+    assert result.to_dict()["outcome"] == "satisfaction"
+    with pytest.raises(AnalysisError, match="outcome"):
+        moments_of_truth(store, outcome="joy")
