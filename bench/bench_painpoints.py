@@ -19,7 +19,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from parcours.analysis.friction_match import score
+from parcours.analysis.friction_match import matches, score
 from parcours.analysis.painpoints import painpoints
 from parcours.data.importer import import_file
 from parcours.synth import generate
@@ -50,7 +50,7 @@ def main() -> int:
     ap.add_argument("--seeds", type=int, default=5)
     ap.add_argument("--runs", type=int, default=3)
     args = ap.parse_args()
-    rows = []
+    rows, incidents = [], []
     print("| seed | events | recall | precision | findings | findings without frictions | seconds | missed | false |")
     print("|---|---|---|---|---|---|---|---|---|")
     with tempfile.TemporaryDirectory(dir=Path(__file__).parent) as tmp:
@@ -73,6 +73,12 @@ def main() -> int:
             noise_names = [f"{p.kind}@{p.touchpoint or p.event or p.channel or p.segment}" for p in noise]
             rows.append({"seed": seed, "recall": s["recall"], "precision": s["precision"],
                          "noise": len(noise), "seconds": seconds})
+            found = [p.to_dict() for p in result.painpoints]
+            for f in truth:
+                if f["when"] != "always":
+                    hit = [f"{p['start']}..{p['end']}" if p["start"] else "always" for p in found if matches(f, p)]
+                    incidents.append(f"| {seed} | {f['id']} | {f['when']['from']}..{f['when']['to']} | "
+                                     f"{', '.join(hit) or 'missed'} |")
             print(f"| {seed} | {events:,} | {s['recall']:.2f} | {s['precision']:.2f} | {s['findings']} | "
                   f"{len(noise)} {noise_names if noise else ''} | {seconds:.1f} | {', '.join(s['missed'])} | "
                   f"{', '.join(false)} |", flush=True)
@@ -80,6 +86,8 @@ def main() -> int:
               f"{statistics.mean(r['precision'] for r in rows):.2f} | | "
               f"{statistics.mean(r['noise'] for r in rows):.1f} | "
               f"{statistics.mean(r['seconds'] for r in rows):.1f} | | |")
+        print("\n| seed | dated friction | planted | found (weeks) |\n|---|---|---|---|")
+        print("\n".join(incidents))
         ws = timing_store
         events = ws.store.scalar("SELECT count(*) FROM journey_events")
         runs = [timed(lambda: painpoints(ws.store))[0] for _ in range(args.runs)]
