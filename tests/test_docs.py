@@ -68,3 +68,41 @@ def test_feedback_options_are_documented():
     for part in (english, french):
         assert "parcours feedback" in part
         assert [o for o in options if o not in part] == []
+
+
+@pytest.mark.parametrize("command", ["serve", "key add", "key list", "key revoke"])
+def test_serve_and_key_options_are_documented(command):
+    """Every option of `parcours serve` and `parcours key ...` is in docs/api.md, English and
+    French sections."""
+    import typer.main
+
+    from parcours.cli import app
+
+    cmd = typer.main.get_command(app)
+    for word in command.split():
+        cmd = cmd.commands[word]
+    english, french = (DOCS / "api.md").read_text(encoding="utf-8").split("\n## Français", 1)
+    options = [o for p in cmd.params for o in p.opts if o.startswith("--") and o != "--help"]
+    for part in (english, french):
+        assert f"parcours {command}" in part
+        assert [o for o in options if o not in part] == []
+
+
+def test_every_api_route_is_documented(tmp_path):
+    """Every ingestion and query path of the HTTP API (its analyses included) is in docs/api.md,
+    English and French."""
+    from parcours.web.app import create_app
+    from parcours.workspace import Workspace
+
+    Workspace.init(tmp_path / "ws").close()
+    app = create_app(tmp_path / "ws")
+    try:
+        paths = [p for p, ops in app.openapi()["paths"].items()
+                 if {"ingestion", "query"} & {t for op in ops.values() for t in op.get("tags", [])}]
+    finally:
+        app.state.server.close()
+    english, french = (DOCS / "api.md").read_text(encoding="utf-8").split("\n## Français", 1)
+    for part in (english, french):
+        missing = [p for p in paths if p not in part and p.replace("{customer_id}", "{id}") not in part
+                   and not (p.startswith("/v1/") and p.removeprefix("/v1/") in part)]
+        assert missing == []
