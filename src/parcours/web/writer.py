@@ -231,7 +231,8 @@ def _merge(parts: list[SegmentRows]) -> SegmentRows:
         for name in ("events", "customers", "identities"):
             rows = getattr(p, name)
             if offset:
-                rows = [{**r, "row": r["row"] + offset} for r in rows]
+                for r in rows:  # each request's rows belong to its job alone
+                    r["row"] += offset
             getattr(out, name).extend(rows)
         out.messages += p.messages
         offset += p.messages
