@@ -544,3 +544,12 @@ def test_a_touchpoint_followed_by_unhappy_answers_is_a_negative_satisfaction_mom
     assert result.to_dict()["outcome"] == "satisfaction"
     with pytest.raises(AnalysisError, match="outcome"):
         moments_of_truth(store, outcome="joy")
+
+
+def test_since_and_until_leave_the_incident_out(journey_store):
+    store = journey_store(world(seed=2, plant=lambda i, week, ch: {"payment_page": 0.7} if week in (9, 10) else {}))
+    after = (T0 + 12 * 7 * DAY).date().isoformat()
+    assert painpoints(store, since=after).painpoints == []
+    # the last three weeks before `until` are not scanned (unfinished journeys): 14 weeks kept
+    until = (T0 + 14 * 7 * DAY).date().isoformat()
+    assert [p.touchpoint for p in painpoints(store, until=until).painpoints] == ["payment_page"]
