@@ -127,7 +127,7 @@ def steps_of(jf: JourneyFrame) -> Steps:
     return Steps(stage, touchpoints, se, reach, converted_at, order_value)
 
 
-#: how a step's role is recognised: (kind, words in its touchpoint, events held there, property keys)
+#: how a step's role is recognised: (kind, words in its touchpoint name, events held there)
 ROLES = (
     ("forced_account", ("account", "compte", "signup", "register"), ("account_created",)),
     ("surprise_cost", ("shipping", "livraison", "delivery_options", "fees", "frais"), ()),

@@ -37,6 +37,7 @@ import pandas as pd
 from scipy import stats
 
 from ..errors import AnalysisError
+from ._common import json_ready
 from .journey_frame import load
 from .significance import benjamini_hochberg
 
@@ -58,14 +59,7 @@ class Moment:
     significant: bool
 
     def to_dict(self) -> dict:
-        out = {}
-        for k, v in self.__dict__.items():
-            if isinstance(v, (float, np.floating)):
-                v = None if v != v else round(float(v), 6)
-            elif isinstance(v, (np.integer, np.bool_)):
-                v = v.item()
-            out[k] = v
-        return out
+        return {k: json_ready(v) for k, v in self.__dict__.items()}
 
 
 @dataclass

@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import AnalysisError
+from ._common import json_ready
 from .actions import actions_for
 from .detectors import DETECTORS, Candidate, Floors, steps_of
 from .journey_frame import JourneyFrame, load
@@ -107,15 +108,13 @@ class PainPointsResult:
 
 
 def _plain(v):
+    """JSON-ready, recursively; floats to 6 significant digits (p-values keep their size)."""
     if isinstance(v, dict):
         return {k: _plain(x) for k, x in v.items()}
-    if isinstance(v, (list, tuple)):
+    if isinstance(v, (list, tuple, set)):
         return [_plain(x) for x in v]
-    if hasattr(v, "item"):
-        v = v.item()
-    if isinstance(v, float):
-        return None if v != v else float(f"{v:.6g}")
-    return v
+    v = json_ready(v)
+    return float(f"{v:.6g}") if isinstance(v, float) else v
 
 
 def painpoints(store, *, conversions=("purchase", "repeat_purchase"), segment_attribute: str = "segment",
