@@ -40,8 +40,10 @@ class _Paths:
         self.conv_val = np.zeros(n_paths)
         self.conv_val[pid[is_conv]] = val[is_conv].astype(float)
         touch_rows = ~is_conv & (tc >= 0)
+        tp, tts = pid[touch_rows], ts[touch_rows]
+        last = np.r_[tp[1:] != tp[:-1], True] if len(tp) else np.zeros(0, dtype=bool)
         last_touch = np.zeros(n_paths, dtype=np.int64)
-        last_touch[pid[touch_rows]] = ts[touch_rows]  # rows are in time order: the last write wins
+        last_touch[tp[last]] = tts[last]  # rows are in time order: a path's last touch row
         end = np.where(self.has_conv, self.conv_ts, last_touch)
         keep = touch_rows & (end[pid] - ts <= lb_us)
         self.pid, self.touch, self.ts = pid[keep], tc[keep].astype(np.int64), ts[keep]
