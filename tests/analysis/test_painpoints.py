@@ -516,6 +516,11 @@ def test_cli_painpoints_and_moments(tmp_path):
     assert "Abandon anormal" in fr.output and "taux de sortie" in fr.output
     en = runner.invoke(app, ["moments", str(tmp_path / "ws"), "--lang", "en"])
     assert en.exit_code == 0 and "Moments of truth" in en.output
+    added = runner.invoke(app, ["segment", "add", str(tmp_path / "ws"), "app", "--rule", "first_channel = app"])
+    assert added.exit_code == 0, added.output
+    scoped = runner.invoke(app, ["painpoints", str(tmp_path / "ws"), "--segment", "app", "--json"])
+    assert scoped.exit_code == 0, scoped.output  # the app people alone: the outage is still there
+    assert [p["touchpoint"] for p in json.loads(scoped.output)["painpoints"]] == ["payment_page"]
 
 
 def test_a_touchpoint_followed_by_unhappy_answers_is_a_negative_satisfaction_moment(journey_store):

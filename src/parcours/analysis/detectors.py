@@ -43,6 +43,7 @@ class Floors:
     slow_difference: float = 0.20
     slow_ratio: float = 1.5
     silo_window_days: float = 3.0
+    wait_days: float = 30.0  # slowness: only events that usually follow the order within this
 
 
 @dataclass
@@ -546,8 +547,8 @@ def slowness(jf: JourneyFrame, st: Steps, floors: Floors) -> list[Candidate]:
         if len(rows) < 4 * MIN_N:
             continue
         usual = float(np.quantile(rows.wait, 0.75))
-        if usual <= 0:
-            continue
+        if usual <= 0 or np.median(rows.wait) > floors.wait_days:
+            continue  # not a wait for the order (app opens weeks later are not delivery times)
         slow = (rows.wait > usual).to_numpy()
         k = np.bincount(rows.period, weights=slow.astype(float), minlength=jf.periods)[:jf.scanned]
         n = np.bincount(rows.period, minlength=jf.periods)[:jf.scanned]
