@@ -1,10 +1,10 @@
 """The FastAPI application over one workspace: ``create_app(path)``; ``parcours serve`` runs it.
 
 One process owns the workspace's store (DuckDB lets one process write a file). Inside it, the
-writer thread owns the write connection (``writer.py``) and each query thread reads through its
-own connection to the same database, which sees committed data (MVCC) without waiting for
-the writer. Dashboard pages, surveys and logins are meant to be added as more routers on the
-same ``Server`` state.
+writer thread owns the ingestion connection (``writer.py``), the refresher rebuilds journeys
+through another, and each query thread reads through its own: DuckDB's MVCC lets them all work
+on committed data without waiting for each other. Dashboard pages, surveys and logins are
+meant to be added as more routers on the same ``Server`` state.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from . import errors
 from .ingest import router as ingest_router
 from .keys import KeyRing, ensure_table
 from .queries import add_analysis_routes, router as query_router
-from .writer import Writer
+from .writer import Refresher, Writer
 
 
 @dataclass(frozen=True)
@@ -35,10 +35,11 @@ class Limits:
 
 
 class _Reader(Store):
-    """Another connection to an open store's database, for one thread (reads only)."""
+    """Another connection to an open store's database, for one thread (the query threads read
+    through one each; the refresher writes the journey tables through its own)."""
 
-    def __init__(self, store: Store):  # noqa: D107 - no super(): the database is already open
-        self.path, self.read_only = store.path, True
+    def __init__(self, store: Store, read_only: bool = True):  # noqa: D107 - the database is open
+        self.path, self.read_only = store.path, read_only
         self.con = store.con.cursor()
         self.con.execute("SET TimeZone = 'UTC'")
         self._lock = threading.RLock()
@@ -52,7 +53,9 @@ class Server:
                  query_threads: int, limits: Limits):
         self.workspace = workspace
         self.limits = limits
-        self.writer = Writer(workspace, max_pending=max_pending, refresh_interval=refresh_interval)
+        self.refresher = Refresher(Workspace(workspace.path, _Reader(workspace.store, read_only=False)),
+                                   interval=refresh_interval)
+        self.writer = Writer(workspace, max_pending=max_pending, refresher=self.refresher)
         self.keys = KeyRing()
         self.query_limiter = anyio.CapacityLimiter(query_threads)
         self._local = threading.local()
@@ -76,6 +79,7 @@ class Server:
 
     def close(self) -> None:
         self.writer.stop()
+        self.refresher.workspace.close()
         with self._readers_lock:
             for r in self._readers:
                 r.close()
@@ -115,9 +119,6 @@ def create_app(workspace_path, *, max_pending: int = 100_000, refresh_interval: 
     app.include_router(ingest_router)
     app.include_router(query_router)
     add_analysis_routes(app.router)
-    from .dashboard import mount  # pages, logins, surveys
-
-    mount(app, server)
 
     @app.get("/health", tags=["server"])
     async def health() -> dict:

@@ -288,7 +288,7 @@ async def ingest_batch(request: Request) -> Accepted:
 async def refresh(request: Request) -> Refreshed:
     """Stitch identities and assign stages now, instead of waiting for the background refresh."""
     try:
-        stats = await request.app.state.server.writer.request_refresh()
+        stats = await request.app.state.server.refresher.request()
     except Exception as exc:  # noqa: BLE001
         raise ApiError(503, f"the refresh failed: {exc}", headers={"Retry-After": "5"}) from None
     return Refreshed(stats=stats)

@@ -9,8 +9,8 @@ HTTP 2xx means the events are in the store's write-ahead log and survive a crash
 Backpressure: the queue is bounded by the number of events waiting; a request that would
 overflow it is refused at once (``Busy``, answered 429 with Retry-After) instead of buffered
 where a crash would lose it. Stage assignment and identity stitching are not run per request:
-the writer runs ``Workspace.refresh`` when new data has waited ``refresh_interval`` seconds
-and on demand (``request_refresh``), between groups, so it never races a write.
+``Refresher`` runs ``Workspace.refresh`` on its own thread and connection when new data has
+waited ``interval`` seconds, and on demand, beside the writes.
 """
 
 from __future__ import annotations
@@ -81,22 +81,21 @@ def _settle(job: _Job, result=None, exc: BaseException | None = None) -> None:
 class Writer:
     """One thread owning the workspace's write connection."""
 
-    def __init__(self, workspace, max_pending: int = 100_000, refresh_interval: float | None = 30.0):
+    def __init__(self, workspace, max_pending: int = 100_000, refresher: "Refresher | None" = None):
         self.workspace = workspace
         self.max_pending = max_pending
-        self.refresh_interval = refresh_interval
-        self.stats = WriterStats()
+        self.refresher = refresher
+        self.stats = WriterStats() if refresher is None else refresher.stats
         self._queue: queue.SimpleQueue = queue.SimpleQueue()
         self._pending = 0
         self._lock = threading.Lock()
-        # imports from the CLI refresh already; new data here waits at most refresh_interval
-        self._dirty = False
-        self._last_refresh = time.monotonic()
         self._thread = threading.Thread(target=self._run, name="parcours-writer", daemon=True)
 
     # -- the event loop's side --------------------------------------------------------
     def start(self) -> None:
         self._thread.start()
+        if self.refresher:
+            self.refresher.start()
 
     def submit(self, rows: SegmentRows) -> asyncio.Future:
         """Queue checked rows; the future resolves after their COMMIT. Raises Busy when full."""
@@ -111,51 +110,37 @@ class Writer:
         self._queue.put(job)
         return job.future
 
-    def request_refresh(self) -> asyncio.Future:
-        loop = asyncio.get_running_loop()
-        job = _Job(None, 0, loop.create_future(), loop)
-        self._queue.put(job)
-        return job.future
-
     @property
     def pending(self) -> int:
         return self._pending
 
+    @property
+    def refresh_interval(self) -> float | None:
+        """Seconds between background refreshes (None: only on request)."""
+        return self.refresher.interval if self.refresher else None
+
+    def request_refresh(self) -> asyncio.Future:
+        """A refresh now (see ``Refresher.request``)."""
+        return self.refresher.request()
+
     def stop(self, timeout: float = 60.0) -> None:
-        """Write what is queued, then end the thread."""
+        """Write what is queued, then end the thread (and the refresher's)."""
         if self._thread.is_alive():
             self._queue.put(_STOP)
             self._thread.join(timeout)
+        if self.refresher:
+            self.refresher.stop(timeout)
 
     # -- the writer thread ------------------------------------------------------------
     def _run(self) -> None:
         while True:
-            job = self._next()
-            if job is None:
-                if self._due():
-                    self._refresh([])
-                continue
+            job = self._queue.get()
             if job is _STOP:
                 return
             jobs, stop = self._group(job)
-            writes = [j for j in jobs if j.rows is not None]
-            refreshes = [j for j in jobs if j.rows is None]
-            if writes:
-                self._write(writes)
-            if refreshes or self._due():
-                self._refresh(refreshes)
+            self._write(jobs)
             if stop:
                 return
-
-    def _next(self):
-        """The next job or _STOP, waiting at most until a refresh falls due (None: time to check)."""
-        if self.refresh_interval and self._dirty:
-            wait = max(0.0, self._last_refresh + self.refresh_interval - time.monotonic())
-            try:
-                return self._queue.get(timeout=wait or 0.001)
-            except queue.Empty:
-                return None
-        return self._queue.get()
 
     def _group(self, first: _Job) -> tuple[list[_Job], bool]:
         jobs, total = [first], first.size
@@ -169,10 +154,6 @@ class Writer:
             jobs.append(job)
             total += job.size
         return jobs, False
-
-    def _due(self) -> bool:
-        return bool(self._dirty and self.refresh_interval
-                    and time.monotonic() - self._last_refresh >= self.refresh_interval)
 
     def _write(self, jobs: list[_Job]) -> None:
         t0 = time.monotonic()
@@ -188,7 +169,8 @@ class Writer:
             self._release(jobs)
             _settle(jobs[0], exc=exc)
             return
-        self._dirty = True
+        if self.refresher:
+            self.refresher.new_data()
         self.stats.write_seconds += time.monotonic() - t0
         self.stats.commits += 1
         self.stats.requests += len(jobs)
@@ -201,21 +183,78 @@ class Writer:
         with self._lock:
             self._pending -= sum(j.size for j in jobs)
 
+
+class Refresher:
+    """Stitching and stage assignment on a thread and a connection of their own.
+
+    The refresh only reads the canonical tables and rewrites the journey tables, and an import
+    only appends to the canonical ones, so DuckDB runs both transactions side by side: the
+    refresh works on a snapshot and the events committed meanwhile (higher ``_seq``) are
+    taken by the next one. Ingestion never waits for it.
+    """
+
+    def __init__(self, workspace, interval: float | None = 30.0, stats: WriterStats | None = None):
+        self.workspace = workspace  # a Workspace over its own connection
+        self.interval = interval
+        self.stats = stats or WriterStats()
+        self._wake = threading.Event()
+        self._stopping = False
+        self._lock = threading.Lock()
+        self._waiting: list[_Job] = []
+        # imports from the CLI refresh already; new data here waits at most ``interval``
+        self._dirty = False
+        self._last = time.monotonic()
+        self._thread = threading.Thread(target=self._run, name="parcours-refresh", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def new_data(self) -> None:
+        self._dirty = True
+
+    def request(self) -> asyncio.Future:
+        """A refresh now; the future resolves with its statistics."""
+        loop = asyncio.get_running_loop()
+        job = _Job(None, 0, loop.create_future(), loop)
+        with self._lock:
+            self._waiting.append(job)
+        self._wake.set()
+        return job.future
+
+    def stop(self, timeout: float = 60.0) -> None:
+        self._stopping = True
+        self._wake.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout)
+
+    def _due(self) -> bool:
+        return bool(self._dirty and self.interval and time.monotonic() - self._last >= self.interval)
+
+    def _run(self) -> None:
+        while not self._stopping:
+            self._wake.wait(timeout=0.5)
+            self._wake.clear()
+            with self._lock:
+                waiting, self._waiting = self._waiting, []
+            if waiting or (self._due() and not self._stopping):
+                self._refresh(waiting)
+
     def _refresh(self, waiting: list[_Job]) -> None:
+        self._dirty = False  # data committed while this runs marks it again
         t0 = time.monotonic()
         try:
             stats = self.workspace.refresh()
         except Exception as exc:  # noqa: BLE001 - reported to who asked, the server goes on
             log.exception("refresh failed")
-            self._last_refresh = time.monotonic()
+            self._dirty = True
+            self._last = time.monotonic()
             for j in waiting:
                 _settle(j, exc=exc)
             return
-        self._dirty = False
-        self._last_refresh = time.monotonic()
+        self._last = time.monotonic()
         self.stats.refreshes += 1
-        self.stats.refresh_seconds += self._last_refresh - t0
-        self.stats.last_refresh_seconds = round(self._last_refresh - t0, 3)
+        self.stats.refresh_seconds += self._last - t0
+        self.stats.last_refresh_seconds = round(self._last - t0, 3)
         data = stats.to_dict() if hasattr(stats, "to_dict") else {}
         for j in waiting:
             _settle(j, result=data)
@@ -239,4 +278,4 @@ def _merge(parts: list[SegmentRows]) -> SegmentRows:
     return out
 
 
-__all__ = ["Busy", "Writer", "WriterStats"]
+__all__ = ["Busy", "Writer", "Refresher", "WriterStats"]
