@@ -119,6 +119,9 @@ def create_app(workspace_path, *, max_pending: int = 100_000, refresh_interval: 
     app.include_router(ingest_router)
     app.include_router(query_router)
     add_analysis_routes(app.router)
+    from .dashboard import mount  # pages, logins, surveys
+
+    mount(app, server)
 
     @app.get("/health", tags=["server"])
     async def health() -> dict:
