@@ -740,7 +740,7 @@ def attribution(
     with _open(directory) as ws, ws.segment_scope(segment):
         result = run_attribution(ws.store, conversion=conversion, touch=touch, model=model, lookback=lookback,
                                  order=order, half_life=half_life)
-    _show_localised(result, as_json, lang, t("attribution.title", lang, model=model, touch=touch,
+    _show_localised(result, as_json, lang, t("attribution.title", lang, model=model, touch=t(f"col.{touch}", lang),
                                              conversions=result.conversions, value=_fmt(result.value)))
 
 
@@ -796,7 +796,8 @@ def clv(
         return ", ".join(f"{k}={v:.4g}" for k, v in d.items()) if d else t("clv.not_fitted", lang)
 
     _show_localised(result, as_json, lang, t("clv.params", lang, bgnbd=params(result.params),
-                                             gg=params(result.gamma_gamma), horizon=horizon, unit=unit))
+                                             gg=params(result.gamma_gamma), horizon=horizon,
+                                             unit=t(f"unit.{unit}", lang)))
 
 
 # -- orchestration (act/) ------------------------------------------------------------------
