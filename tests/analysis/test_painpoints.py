@@ -269,7 +269,10 @@ def test_noise_alone_gives_no_pain_point(journey_store):
 def test_payment_outage_is_found_with_its_weeks(journey_store):
     outage = {"payment_page": 0.7}
     store = journey_store(world(seed=2, plant=lambda i, week, ch: outage if week in (9, 10) else {}))
-    found = painpoints(store).painpoints
+    result = painpoints(store)
+    found = result.painpoints
+    frame = result.to_frame(lang="fr")
+    assert list(frame.kind) == ["Abandon anormal"] and list(frame.touchpoint) == ["payment_page"]
     assert len(found) == 1
     p = found[0]
     assert (p.kind, p.touchpoint, p.stage) == ("drop_off", "payment_page", "purchase")
