@@ -465,6 +465,8 @@ def _best_attempts(store, plan: _Plan, since, until, period: str | None = None,
     rows = (_candidates_codes if fast else _candidates)(store, plan, since, until)
     lo_us, hi_us = (None if x is None else int(pd.Timestamp(as_time(x)).value // 1000) for x in (since, until))
     k = len(plan.steps)
+    if plan.order != "unordered" and period is None and k > 1:
+        rows = _without_dead_starts(rows, k, len(plan.exclusions))
     n = rows.num_rows
     if n == 0:
         return _no_attempts(k)
@@ -534,6 +536,36 @@ def _best_attempts(store, plan: _Plan, since, until, period: str | None = None,
             at = pos[:, plan.attribution]
         best["value"] = pd.Series(np.where(at >= 0, values[np.maximum(at, 0)], None), dtype=object)
     return best
+
+
+def _without_dead_starts(rows, k: int, n_exclusions: int):
+    """Drop the step-0 rows that cannot be a customer's best attempt (ordered, strict).
+
+    A row that is only step 0 and comes after the customer's last step-1 event starts an
+    attempt that reaches step 0 alone; the customer's first step-0 row does at least as
+    well and is earlier, so it is kept and the others go. Customers who never did step 1
+    keep one row instead of all their step-0 events.
+    """
+    if rows.num_rows == 0:
+        return rows
+    flag = lambda c: rows.column(c).to_numpy(zero_copy_only=False)  # noqa: E731
+    first = flag("s0")
+    only_first = first.copy()
+    for c in [f"s{i}" for i in range(1, k)] + [f"x{i}" for i in range(n_exclusions)]:
+        only_first &= ~flag(c)
+    who, ts = flag("who"), rows.column("timestamp").cast("int64").to_numpy()
+    second = np.flatnonzero(flag("s1"))
+    if len(second):
+        w = who[second]
+        last = second[np.r_[w[1:] != w[:-1], True]]  # each customer's last step-1 row
+        at = np.minimum(np.searchsorted(who[last], who), len(last) - 1)
+        dead = only_first & ((who[last][at] != who) | (ts > ts[last][at]))
+    else:
+        dead = only_first
+    starts = np.flatnonzero(first)
+    if len(starts):
+        dead[starts[np.r_[True, who[starts][1:] != who[starts][:-1]]]] = False
+    return rows.filter(pa.array(~dead)) if dead.any() else rows
 
 
 def _no_attempts(k: int) -> pd.DataFrame:
