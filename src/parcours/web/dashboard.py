@@ -11,6 +11,7 @@ import sys
 from fastapi import FastAPI
 
 from . import pages, surveys, users
+from .result_cache import ResultCache
 from .sessions import LoginLimiter, Sessions
 
 
@@ -21,6 +22,7 @@ def mount(app: FastAPI, server, announce=None) -> None:
     app.state.sessions = Sessions(server.reader)
     app.state.sessions.ensure_table()
     app.state.login_limiter = LoginLimiter()
+    app.state.results = ResultCache(server, stale_after=server.writer.refresh_interval or 30.0)
     password = users.first_admin(store)
     if password is not None:
         (announce or _announce)(password)

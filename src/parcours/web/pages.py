@@ -1,8 +1,9 @@
 """The dashboard: login, one page per view, Plotly served by the app.
 
-Pages are thin and return at once: each is a Jinja2 template naming the API endpoints it
-shows (``/api/v1/...``, the same registry as the query API); the page's script fetches them
-with the session cookie, shows a progress indicator meanwhile and draws the JSON with Plotly.
+Pages are thin and return at once: each is a Jinja2 template naming the data it shows
+(``/app/q/NAME``: the query API's registry, run the same way, answers kept warm); the page's
+script fetches them with the session cookie, shows a progress indicator meanwhile and draws
+the JSON with Plotly.
 The analyses run in the server's query thread pool, so a long one never blocks other requests.
 """
 
@@ -187,30 +188,30 @@ def blocks(page: str, request: Request, lang: str) -> list[dict]:
     """What a page shows: each block names its data source and how to draw it."""
     q = request.query_params
     if page == "overview":
-        return [{"kind": "kpis", "api": _api("/api/v1/kpis", lang=lang)},
-                {"kind": "health", "api": _api("/api/v1/feedback", period="month")}]
+        return [{"kind": "kpis", "api": _api("/app/q/kpis", lang=lang)},
+                {"kind": "health", "api": _api("/app/q/feedback", period="month")}]
     if page == "map":
         return [{"kind": "html", "api": _api("/app/fragment/map", lang=lang)}]
     if page == "funnel":
         steps = [s.strip() for s in q.get("steps", "").splitlines() if s.strip()]
         exclude = [s.strip() for s in q.get("exclude", "").splitlines() if s.strip()]
-        return [{"kind": "funnel", "api": _api("/api/v1/funnel", step=steps, stages="true" if not steps else None,
+        return [{"kind": "funnel", "api": _api("/app/q/funnel", step=steps, stages="true" if not steps else None,
                                                exclude=exclude, **{k: q.get(k) for k in FUNNEL_FIELDS})}]
     if page == "paths":
-        return [{"kind": "paths", "api": _api("/api/v1/paths", by=q.get("by", "stage"))}]
+        return [{"kind": "paths", "api": _api("/app/q/paths", by=q.get("by", "stage"))}]
     if page == "timeline":
         cid = q.get("customer", "").strip()
         return [{"kind": "timeline", "api": _api(f"/api/v1/customers/{_quote(cid)}/timeline", lang=lang)}] if cid else []
     if page == "painpoints":
-        return [{"kind": "painpoints", "api": "/api/v1/painpoints"}]
+        return [{"kind": "painpoints", "api": "/app/q/painpoints"}]
     if page == "feedback":
-        return [{"kind": "feedback", "api": _api("/api/v1/feedback", period="month")}]
+        return [{"kind": "feedback", "api": _api("/app/q/feedback", period="month")}]
     if page == "segments":
-        return [{"kind": "segments", "api": "/api/v1/segments"}]
+        return [{"kind": "segments", "api": "/app/q/segments"}]
     if page == "attribution":
-        return [{"kind": "attribution", "api": _api("/api/v1/attribution", model=q.get("model", "markov"))}]
+        return [{"kind": "attribution", "api": _api("/app/q/attribution", model=q.get("model", "markov"))}]
     if page == "value":
-        return [{"kind": "cac", "api": "/api/v1/cac"}, {"kind": "clv", "api": "/api/v1/clv"}]
+        return [{"kind": "cac", "api": "/app/q/cac"}, {"kind": "clv", "api": "/app/q/clv"}]
     if page == "data":
         return [{"kind": "data", "api": "/app/api/data"}]
     return []
@@ -275,14 +276,45 @@ async def _in_pool(request: Request, work):
                                           limiter=server.query_limiter)
 
 
+@router.get("/app/q/{name}")
+async def cached_query(request: Request, name: str) -> Response:
+    """An analysis of the query API's registry, run the same way, its answer kept warm
+    (``result_cache.py``); parameters as for ``/api/v1/{name}``."""
+    need(request)
+    from pydantic import ValidationError
+
+    from .queries import REGISTRY, run_query
+
+    analysis = REGISTRY.get(name)
+    if analysis is None:
+        raise ApiError(404, f"no analysis {name!r}")
+    lists = {n for n, f in analysis.params.model_fields.items() if "list" in str(f.annotation)}
+    values = {k: (request.query_params.getlist(k) if k in lists else request.query_params[k])
+              for k in request.query_params.keys()}
+    try:
+        params = analysis.params.model_validate(values)
+    except ValidationError as exc:
+        first_error = exc.errors()[0]
+        raise ApiError(422, f"{'.'.join(map(str, first_error['loc']))}: {first_error['msg']}") from None
+    key = (name, tuple(sorted((k, tuple(v) if isinstance(v, list) else v) for k, v in values.items())))
+
+    async def compute() -> bytes:
+        return (await run_query(request, analysis.run, params)).body
+
+    body = await request.app.state.results.get(key, compute)
+    return Response(body, media_type="application/json", headers={"Cache-Control": "no-store"})
+
+
 @router.get("/app/fragment/map")
 async def map_fragment(request: Request, lang: str = "fr") -> HTMLResponse:
-    """The journey map's sections (render/map_html.py), drawn in the query pool."""
+    """The journey map's sections (render/map_html.py), drawn in the query pool, kept warm."""
     need(request)
     from ..render.map_data import journey_map
     from ..render.map_html import map_fragment as fragment
 
-    html = await _in_pool(request, lambda store, ws: fragment(journey_map(store, ws.model, lang=lang_of(lang))))
+    lang = lang_of(lang)
+    html = await request.app.state.results.get(("map", lang), lambda: _in_pool(
+        request, lambda store, ws: fragment(journey_map(store, ws.model, lang=lang))))
     return HTMLResponse(html, headers={"Cache-Control": "no-store"})
 
 
@@ -315,7 +347,7 @@ def install(app) -> None:
 
     @app.exception_handler(LoginNeeded)
     async def _login(request: Request, exc: LoginNeeded):
-        if request.url.path.startswith("/app/api/") or request.url.path.startswith("/app/fragment/"):
+        if request.url.path.startswith(("/app/api/", "/app/fragment/", "/app/q/")):  # data, not pages
             return JSONResponse({"detail": "log in first"}, status_code=401)
         return RedirectResponse("/login?" + urlencode({"next": exc.target}), status_code=303)
 

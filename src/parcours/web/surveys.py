@@ -202,6 +202,7 @@ async def respond(request: Request, survey_id: str) -> JSONResponse:
         raise ApiError(400, "the body must be a JSON object")
     survey = await _survey(request, survey_id)
     feedback_id = await anyio.to_thread.run_sync(record_answer, _store(request), survey, answer)
+    request.app.state.results.local_writes += 1  # feedback changed: cached results are stale
     return JSONResponse({"success": True, "feedback_id": feedback_id}, headers=CORS)
 
 

@@ -14,7 +14,7 @@
          evidence: 'Preuve', impact: 'Impact', lost: 'conversions perdues / mois', credit: 'conversions créditées',
          time: 'date', event: 'événement', channel: 'canal', touchpoint: 'point de contact', empty: 'Aucune donnée.',
          members: 'membres', segment: 'segment', customers: 'clients', total: 'Total', cac: 'CAC', period: 'période',
-         top: 'Clients de plus forte valeur prédite', by: 'Ventilation par', answers: 'réponses', abandonment: 'abandon', target: 'cible',
+         top: 'Clients de plus forte valeur prédite', emotion: 'Émotion moyenne (−1 à 1)', by: 'Ventilation par', answers: 'réponses', abandonment: 'abandon', target: 'cible',
          nps_dist: 'Répartition des notes NPS', imports: 'Imports', rejects: 'Lignes rejetées', identities: 'Identités'},
     en: {stage: 'stage', reach: 'reached', conversion: 'conversion', step: 'step', count: 'people',
          from_first: 'from start', from_prev: 'from previous', nps: 'NPS', csat: 'CSAT', ces: 'CES',
@@ -22,7 +22,7 @@
          evidence: 'Evidence', impact: 'Impact', lost: 'lost conversions / month', credit: 'credited conversions',
          time: 'time', event: 'event', channel: 'channel', touchpoint: 'touchpoint', empty: 'No data.',
          members: 'members', segment: 'segment', customers: 'customers', total: 'Total', cac: 'CAC', period: 'period',
-         top: 'Customers with the highest predicted value', by: 'Breakdown by', answers: 'answers', abandonment: 'abandonment', target: 'target',
+         top: 'Customers with the highest predicted value', emotion: 'Mean emotion (−1 to 1)', by: 'Breakdown by', answers: 'answers', abandonment: 'abandonment', target: 'target',
          nps_dist: 'NPS score distribution', imports: 'Imports', rejects: 'Rejected rows', identities: 'Identities'}
   }[lang];
 
@@ -69,7 +69,7 @@
     if (o.nps) add(T.nps + ' (' + o.nps.n + ' ' + T.answers + ')', num(o.nps.score));
     if (o.csat) add(T.csat + ' (' + o.csat.n + ')', num(o.csat.score) + ' %');
     if (o.ces) add(T.ces + ' (' + o.ces.n + ')', num(o.ces.mean));
-    if (o.emotion) add('émotion / emotion', num(o.emotion.score));
+    if (o.emotion) add(T.emotion, o.emotion.score == null ? '–' : o.emotion.score.toFixed(2));
     box.append(k);
     trend(box, d.trend || []);
   };
@@ -135,7 +135,7 @@
     if (o.nps && o.nps.distribution) chart(box, [{type: 'bar', x: o.nps.distribution.map(r => r.score), y: o.nps.distribution.map(r => r.count)}], {title: {text: T.nps_dist}});
     const th = (d.verbatims || {}).themes || [];
     box.append(el('h2', {}, T.themes));
-    box.append(table(th.map(t => ({...t, label: lang === 'fr' ? t.label_fr : t.label_en, ex: (t.examples || []).slice(0, 2).map(x => x.text).join(' / ')})),
+    box.append(table(th.map(t => ({...t, sentiment: t.sentiment == null ? null : t.sentiment.toFixed(2), label: lang === 'fr' ? t.label_fr : t.label_en, ex: (t.examples || []).slice(0, 2).map(x => x.text).join(' / ')})),
       ['label', 'verbatims', 'sentiment', 'negative', 'neutral', 'positive', 'ex'], [T.theme, 'n', T.sentiment, '−', '0', '+', 'verbatims']));
   };
   R.segments = (box, d) => {
@@ -143,7 +143,7 @@
     box.append(table(segs, Object.keys(segs[0] || {}).filter(k => typeof (segs[0] || {})[k] !== 'object')));
     const cmp = document.getElementById('compare');
     if (cmp) for (const s of segs.slice(0, 6)) {
-      const b = el('section', {class: 'card block', 'data-kind': 'funnel', 'data-api': '/api/v1/funnel?stages=true&segment=' + encodeURIComponent(s.name)});
+      const b = el('section', {class: 'card block', 'data-kind': 'funnel', 'data-api': '/app/q/funnel?stages=true&segment=' + encodeURIComponent(s.name)});
       cmp.append(el('h3', {}, s.name), b);
       load(b);
     }
