@@ -106,3 +106,18 @@ def test_every_api_route_is_documented(tmp_path):
         missing = [p for p in paths if p not in part and p.replace("{customer_id}", "{id}") not in part
                    and not (p.startswith("/v1/") and p.removeprefix("/v1/") in part)]
         assert missing == []
+
+
+@pytest.mark.parametrize("command", ["add", "list"])
+def test_user_commands_are_documented(command):
+    """Every option of `parcours user add|list` is in docs/dashboard.md, English and French sections."""
+    import typer.main
+
+    from parcours.cli import app
+
+    cmd = typer.main.get_command(app).commands["user"].commands[command]
+    english, french = (DOCS / "dashboard.md").read_text(encoding="utf-8").split("\n## Français", 1)
+    options = [o for p in cmd.params for o in p.opts if o.startswith("--") and o != "--help"]
+    for part in (english, french):
+        assert f"parcours user {command}" in part
+        assert [o for o in options if o not in part] == []
