@@ -20,6 +20,7 @@ import argparse
 import asyncio
 import json
 import os
+import shutil
 import signal
 import socket
 import statistics
@@ -153,6 +154,7 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--batch", type=int, default=500)
     ap.add_argument("--connections", type=int, default=32)
+    ap.add_argument("--keep", action="store_true", help="Keep the workspace under bench/out/ afterwards.")
     args = ap.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="bench-ingest-", dir=Path(__file__).parent / "out"))
@@ -197,6 +199,8 @@ def main() -> None:
         "load_average_1min": round(os.getloadavg()[0], 1),
     }
     print(json.dumps(result, indent=2))
+    if not args.keep:
+        shutil.rmtree(work, ignore_errors=True)
     if stored != acknowledged or distinct != acknowledged or missing:
         sys.exit("acknowledged and stored events differ")
 
