@@ -19,7 +19,7 @@ def _batch(events, minute=0):
 def test_results_match_the_api_and_follow_refreshes(live):
     server = live(start=False)
     with Workspace.open(server.path) as ws:
-        add_user(ws.store, "vic", "viewer", PW)
+        add_user(ws.store, "vic", "analyst", PW)
     server.start()
     with server.writer() as w, server.reader() as api, session_client(server, "vic", PW) as vic:
         assert w.post("/v1/batch", json=_batch([("a", "view"), ("a", "buy"), ("b", "view")])).status_code == 200

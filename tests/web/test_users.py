@@ -127,8 +127,14 @@ def test_roles_are_enforced(live):
         assert vic.post("/app/segments", data={"name": "s", "definition": "x", "csrf": token}).status_code == 403
         assert vic.post("/app/users", data={"name": "z", "role": "admin", "csrf": token}).status_code == 403
         assert "/app/users" not in vic.get("/app/overview").text  # not in the navigation either
+        # a viewer reads the stage funnel; building one (steps, window ...) is the analyst's
+        funnel = vic.get("/app/funnel?steps=a%0Ab")
+        assert "Lecture seule" in funnel.text and 'name="steps"' not in funnel.text
+        assert 'data-api="/app/q/funnel?stages=true"' in funnel.text
+        assert vic.get("/app/q/funnel", params=[("step", "a"), ("step", "b")]).status_code == 403
     with session_client(server, "ana", PW) as ana:
         assert ana.get("/app/users").status_code == 403
+        assert 'name="steps"' in ana.get("/app/funnel").text
         token = csrf_of(ana.get("/app/surveys").text)
         assert ana.post("/app/surveys", data={"kind": "csat", "csrf": token}).status_code == 303
     with session_client(server, "root", PW) as root:

@@ -33,6 +33,8 @@ NAV = [("overview", "viewer"), ("map", "viewer"), ("funnel", "viewer"), ("paths"
        ("users", "admin")]
 
 FUNNEL_FIELDS = ("window", "order", "by")
+#: what a viewer may ask of the funnel: the model's stages, in a saved segment
+VIEWER_FUNNEL = {"stages", "segment"}
 
 
 @lru_cache(maxsize=1)
@@ -184,7 +186,7 @@ def _api(path: str, **params) -> str:
     return path + ("?" + urlencode(params, doseq=True) if params else "")
 
 
-def blocks(page: str, request: Request, lang: str) -> list[dict]:
+def blocks(page: str, request: Request, lang: str, can_build: bool = True) -> list[dict]:
     """What a page shows: each block names its data source and how to draw it."""
     q = request.query_params
     if page == "overview":
@@ -192,6 +194,8 @@ def blocks(page: str, request: Request, lang: str) -> list[dict]:
                 {"kind": "health", "api": _api("/app/q/feedback", period="month")}]
     if page == "map":
         return [{"kind": "html", "api": _api("/app/fragment/map", lang=lang)}]
+    if page == "funnel" and not can_build:
+        return [{"kind": "funnel", "api": _api("/app/q/funnel", stages="true")}]
     if page == "funnel":
         steps = [s.strip() for s in q.get("steps", "").splitlines() if s.strip()]
         exclude = [s.strip() for s in q.get("exclude", "").splitlines() if s.strip()]
@@ -240,7 +244,8 @@ async def page(request: Request, page: str) -> Response:
 
         extra["surveys"] = await anyio.to_thread.run_sync(lambda: list_surveys(request.app.state.server.reader()))
     return render(request, f"{page}.html" if (HERE / "templates" / f"{page}.html").exists() else "page.html",
-                  session, page=page, blocks=blocks(page, request, lang), q=request.query_params, **extra)
+                  session, page=page, blocks=blocks(page, request, lang, session.user.can("analyst")), q=request.query_params,
+                  **extra)
 
 
 @router.post("/app/users")
@@ -280,7 +285,7 @@ async def _in_pool(request: Request, work):
 async def cached_query(request: Request, name: str) -> Response:
     """An analysis of the query API's registry, run the same way, its answer kept warm
     (``result_cache.py``); parameters as for ``/api/v1/{name}``."""
-    need(request)
+    session = need(request)
     from pydantic import ValidationError
 
     from .queries import REGISTRY, run_query
@@ -296,6 +301,8 @@ async def cached_query(request: Request, name: str) -> Response:
     except ValidationError as exc:
         first_error = exc.errors()[0]
         raise ApiError(422, f"{'.'.join(map(str, first_error['loc']))}: {first_error['msg']}") from None
+    if name == "funnel" and not session.user.can("analyst") and set(values) - VIEWER_FUNNEL:
+        raise ApiError(403, "building a funnel needs the analyst role; viewers see the stage funnel")
     key = (name, tuple(sorted((k, tuple(v) if isinstance(v, list) else v) for k, v in values.items())))
 
     async def compute() -> bytes:

@@ -14,7 +14,7 @@
          evidence: 'Preuve', impact: 'Impact', lost: 'conversions perdues / mois', credit: 'conversions créditées',
          time: 'date', event: 'événement', channel: 'canal', touchpoint: 'point de contact', empty: 'Aucune donnée.',
          members: 'membres', segment: 'segment', customers: 'clients', total: 'Total', cac: 'CAC', period: 'période',
-         top: 'Clients de plus forte valeur prédite', emotion: 'Émotion moyenne (−1 à 1)', by: 'Ventilation par', answers: 'réponses', abandonment: 'abandon', target: 'cible',
+         top: 'Clients de plus forte valeur prédite', emotion: 'Émotion moyenne (−1 à 1)', vs_targets: 'Indicateurs face aux cibles', value: 'valeur', met: 'atteint', by: 'Ventilation par', answers: 'réponses', abandonment: 'abandon', target: 'cible',
          nps_dist: 'Répartition des notes NPS', imports: 'Imports', rejects: 'Lignes rejetées', identities: 'Identités'},
     en: {stage: 'stage', reach: 'reached', conversion: 'conversion', step: 'step', count: 'people',
          from_first: 'from start', from_prev: 'from previous', nps: 'NPS', csat: 'CSAT', ces: 'CES',
@@ -22,7 +22,7 @@
          evidence: 'Evidence', impact: 'Impact', lost: 'lost conversions / month', credit: 'credited conversions',
          time: 'time', event: 'event', channel: 'channel', touchpoint: 'touchpoint', empty: 'No data.',
          members: 'members', segment: 'segment', customers: 'customers', total: 'Total', cac: 'CAC', period: 'period',
-         top: 'Customers with the highest predicted value', emotion: 'Mean emotion (−1 to 1)', by: 'Breakdown by', answers: 'answers', abandonment: 'abandonment', target: 'target',
+         top: 'Customers with the highest predicted value', emotion: 'Mean emotion (−1 to 1)', vs_targets: 'Indicators against targets', value: 'value', met: 'met', by: 'Breakdown by', answers: 'answers', abandonment: 'abandonment', target: 'target',
          nps_dist: 'NPS score distribution', imports: 'Imports', rejects: 'Rejected rows', identities: 'Identities'}
   }[lang];
 
@@ -59,6 +59,15 @@
     chart(box, [{type: 'bar', name: T.reach, x: s.map(x => x.label), y: s.map(x => x.reach)},
                 {type: 'scatter', mode: 'lines+markers', name: T.conversion, yaxis: 'y2', x: s.map(x => x.label), y: s.map(x => x.conversion)}],
           {title: {text: T.stage}, margin: {l: 50, r: 50, t: 30, b: 40}, yaxis2: {overlaying: 'y', side: 'right', tickformat: '.0%', range: [0, 1]}, legend: {orientation: 'h'}});
+    const targets = s.flatMap(x => (x.kpis || []).map(k => ({stage: x.label, ...k})));
+    if (targets.length) {  // each stage's declared KPIs against their targets (journey.yaml)
+      const show = (v, k) => v == null ? '–' : (Math.abs(k.target ?? v) <= 1 && Math.abs(v) <= 1 ? pct(v) : num(v));
+      box.append(el('h3', {}, T.vs_targets), table(targets.map(k => ({stage: k.stage, label: k.label || k.metric,
+        value: show(k.value, k), target: (k.direction === 'lower' ? '≤ ' : '≥ ') + show(k.target, k),
+        met: k.met == null ? '–' : (k.met ? '✔' : '✘')})), ['stage', 'label', 'value', 'target', 'met'],
+        [T.stage, 'KPI', T.value, T.target, T.met]));
+      box.querySelectorAll('tbody tr').forEach(tr => { const c = tr.cells[4]; if (c) c.style.color = c.textContent === '✔' ? '#2f8132' : c.textContent === '✘' ? '#c62828' : ''; });
+    }
     const cols = Object.keys(s[0] || {}).filter(k => k !== 'stage' && typeof (s[0] || {})[k] !== 'object');
     box.append(table(s.map(x => Object.fromEntries(cols.map(c => [c, (typeof x[c] === 'number' && x[c] <= 1 && /rate|conversion|abandon|through/.test(c)) ? pct(x[c]) : x[c]]))), cols));
   };
