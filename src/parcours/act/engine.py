@@ -162,9 +162,16 @@ def _in_range(t: dt.time, a: dt.time, b: dt.time) -> bool:
 
 
 def _next_at(local: dt.datetime, at: dt.time) -> dt.datetime:
-    """The next local time ``at`` from ``local`` (today if still ahead, else tomorrow)."""
+    """The first instant (UTC) from ``local`` whose local time is ``at`` or later that day: today
+    if still ahead, else tomorrow; when a clock change skips ``at``, the end of the skipped hour."""
     day = local.date() if local.timetz().replace(tzinfo=None) < at else local.date() + dt.timedelta(days=1)
-    return dt.datetime.combine(day, at, tzinfo=local.tzinfo)
+    wall = dt.datetime.combine(day, at)
+    u = _utc(wall.replace(tzinfo=local.tzinfo))
+    minute = dt.timedelta(minutes=1)
+    if _local(u, local.tzinfo).replace(tzinfo=None) != wall:  # skipped: step back to the jump
+        while _local(u - minute, local.tzinfo).replace(tzinfo=None) >= wall:
+            u -= minute
+    return u
 
 
 def next_in_window(t: dt.datetime, tz: ZoneInfo, window: str) -> dt.datetime:
@@ -173,7 +180,7 @@ def next_in_window(t: dt.datetime, tz: ZoneInfo, window: str) -> dt.datetime:
     local = _local(t, tz)
     if _in_range(local.time(), a, b):
         return t
-    return _utc(_next_at(local, a))
+    return _next_at(local, a)
 
 
 def after_quiet(t: dt.datetime, tz: ZoneInfo, quiet: str) -> dt.datetime:
@@ -182,7 +189,7 @@ def after_quiet(t: dt.datetime, tz: ZoneInfo, quiet: str) -> dt.datetime:
     local = _local(t, tz)
     if not _in_range(local.time(), a, b):
         return t
-    return _utc(_next_at(local, b))
+    return _next_at(local, b)
 
 
 def _truthy(v) -> bool:
