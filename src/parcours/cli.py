@@ -889,10 +889,14 @@ def run_(
     lang: Optional[str] = LangOpt,
 ):
     """Execute the due steps of every scenario: entries, waits, actions, then deliver the outbox."""
+    from rich.progress import Progress
+
     from .act.engine import run_due
 
-    with _open(directory) as ws:
-        report = run_due(ws, _act_time(until), deliver_messages=not no_deliver)
+    with _open(directory) as ws, Progress(console=err_console, transient=True, disable=as_json) as bar:
+        task = bar.add_task(t("act.progress", lang), total=None)
+        report = run_due(ws, _act_time(until), deliver_messages=not no_deliver,
+                         on_batch=lambda done, total: bar.update(task, completed=done, total=total))
     if as_json:
         print_json(report.to_dict())
         return

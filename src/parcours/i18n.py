@@ -156,6 +156,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "{n} message(s) waiting for channel {hook} (not configured in act.yaml).",
     },
     "act.failed": {"fr": "{n} message(s) en échec définitif.", "en": "{n} message(s) failed for good."},
+    "act.progress": {"fr": "Clients traités par lots", "en": "Customers handled in batches"},
     "act.lift": {
         "fr": "{scenario} : objectif {goal} sous {window}. Traités {tr} ({tn} entrées), témoin {hr} ({hn} entrées) ; "
               "écart {d} [{lo} ; {hi}] à {conf} %.",
