@@ -232,3 +232,30 @@ def test_answer_a_survey(logged_in, server, shots, tmp_path):
     server.start()  # the rest of the module keeps its server
     assert rows == [("C00000005", "nps", 9.0, "Quick checkout, thanks", "en", "web", "checkout"),
                     ("C00000008", "nps", 3.0, None, "fr", "web", "order_page")]
+
+
+def test_save_segments_and_compare(logged_in, server, shots):
+    page = open_page(logged_in, server, "/app/segments")
+    settle(page)
+    for name, rule in (("b2b", "segment = b2b"), ("b2c", "segment = b2c")):
+        page.fill("input[name=name]", name)
+        page.fill("input[name=definition]", rule)
+        page.click("form.builder button[type=submit]")
+        page.wait_for_url("**/app/segments")
+        settle(page)
+    layout = settle(page)
+    page.screenshot(path=str(shots / "segments-compare.png"), full_page=True)
+    check(page, layout)
+    listed = page.locator("section.block").first.inner_text()
+    assert "b2b" in listed and "b2c" in listed
+    funnels = page.locator("#compare section.block")
+    assert funnels.count() == 2
+    with server.reader() as api:
+        sizes = {s["name"]: s for s in api.get("/api/v1/segments").json()["segments"]}
+        first = {n: api.get("/api/v1/funnel", params={"stages": "true", "segment": n}).json()["steps"][0]["count"]
+                 for n in ("b2b", "b2c")}
+    assert set(sizes) == {"b2b", "b2c"} and all(first.values())
+    shown = [int(funnels.nth(i).locator("tbody tr").first.locator("td").nth(1).inner_text()
+                 .replace("\u202f", "").replace("\xa0", "").replace(" ", "")) for i in range(2)]
+    assert shown == [first["b2b"], first["b2c"]]
+    page.close()

@@ -271,6 +271,7 @@ async def save_segment(request: Request) -> Response:
     server = request.app.state.server
     name, definition = first(data, "name").strip(), first(data, "definition").strip()
     await anyio.to_thread.run_sync(lambda: save(server.reader(), name, definition), limiter=server.query_limiter)
+    request.app.state.results.local_writes += 1  # the segment list changed
     return RedirectResponse("/app/segments", status_code=303)
 
 

@@ -3,7 +3,7 @@
 An analysis over ten million events takes seconds; the dashboard asks the same questions
 again and again (the overview, a funnel being refined). A result is reused while the data it
 was computed from has not changed: the key holds the writer's refresh count (journeys change
-only at a refresh) and the number of survey answers written by this process. Ingestion
+only at a refresh) and the number of survey answers and segments written by this process. Ingestion
 commits between refreshes change the raw tables too, so a result computed before a commit is
 reused for at most ``stale_after`` seconds (the background refresh interval). Two identical
 requests at once compute once: the second waits for the first one's future.
@@ -20,7 +20,7 @@ from typing import Any, Awaitable, Callable
 class ResultCache:
     def __init__(self, server, maxsize: int = 256, stale_after: float = 30.0):
         self.server, self.maxsize, self.stale_after = server, maxsize, stale_after
-        self.local_writes = 0  # survey answers written here: feedback changed
+        self.local_writes = 0  # survey answers and segments written here: results changed
         self._entries: collections.OrderedDict = collections.OrderedDict()
         self.hits = self.misses = 0
 

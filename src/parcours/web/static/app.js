@@ -6,6 +6,7 @@
   const pct = v => v == null ? '–' : fmt.format(100 * v) + ' %';
   const num = v => v == null ? '–' : (typeof v === 'number' ? fmt.format(v) : String(v));
   const cfg = {responsive: true, displayModeBar: false};
+  const colon = lang === 'fr' ? '\u00a0: ' : ': ';
   const lay = extra => Object.assign({margin: {l: 50, r: 10, t: 30, b: 40}, font: {size: 12}, autosize: true}, extra);
   const T = {
     fr: {stage: 'étape', reach: 'atteints', conversion: 'conversion', step: 'étape', count: 'personnes',
@@ -117,7 +118,7 @@
   };
   R.timeline = (box, d) => {
     const head = Object.entries(d).filter(([k, v]) => typeof v !== 'object');
-    box.append(el('p', {}, head.map(([k, v]) => k + ': ' + v).join(' · ')));
+    box.append(el('p', {}, head.map(([k, v]) => k + colon + v).join(' · ')));
     for (const [k, v] of Object.entries(d)) {
       if (Array.isArray(v) && v.length && typeof v[0] === 'object') box.append(el('h3', {}, k), table(v, Object.keys(v[0]).filter(c => typeof v[0][c] !== 'object')));
     }
@@ -129,9 +130,9 @@
       const e = p.evidence || {}, i = p.impact || {};
       const where = [p.stage, p.touchpoint, p.channel, p.event, p.segment].filter(Boolean).join(' · ');
       const card = el('div', {class: 'pain'}, el('h3', {}, p.kind + ' — ' + where),
-        el('p', {}, T.evidence + ': ' + (lang === 'fr' ? e.metric_fr || e.metric : e.metric) + ' = ' + pct(e.value) + ' vs ' + pct(e.baseline) +
+        el('p', {}, T.evidence + colon + (lang === 'fr' ? e.metric_fr || e.metric : e.metric) + ' = ' + pct(e.value) + ' vs ' + pct(e.baseline) +
            ' (n = ' + num(e.n) + ', ' + (e.test || '') + ')'),
-        el('p', {}, T.impact + ': ' + num(i.lost_conversions_per_month) + ' ' + T.lost));
+        el('p', {}, T.impact + colon + num(i.lost_conversions_per_month) + ' ' + T.lost));
       for (const v of (p.verbatims || []).slice(0, 3)) card.append(el('blockquote', {}, v));
       const acts = (p.actions || []).map(a => a[lang] || a.en).slice(0, 3);
       if (acts.length) card.append(el('ul', {}, ...acts.map(a => el('li', {}, a))));
@@ -169,7 +170,7 @@
     const rows = d.rows || [], groups = [...new Set(rows.map(r => r.channel ?? r.campaign ?? T.total))];
     chart(box, groups.map(g => ({type: 'scatter', mode: 'lines+markers', name: g, x: rows.filter(r => (r.channel ?? r.campaign ?? T.total) === g).map(r => r.period),
                                  y: rows.filter(r => (r.channel ?? r.campaign ?? T.total) === g).map(r => r.cac)})), {legend: {orientation: 'h'}});
-    if (d.total) box.append(el('p', {}, T.total + ': ' + T.cac + ' ' + num(d.total.cac) + ', ' + num(d.total.new_customers) + ' ' + T.customers));
+    if (d.total) box.append(el('p', {}, T.total + colon + T.cac + ' ' + num(d.total.cac) + ', ' + num(d.total.new_customers) + ' ' + T.customers));
   };
   R.clv = (box, d) => {
     box.append(el('h2', {}, 'CLV'));
