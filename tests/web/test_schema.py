@@ -1,7 +1,8 @@
 """schemathesis against a running server's /openapi.json: no 5xx, and every answer conforms to
 the schema (status codes, content types, headers, bodies); schema-violating requests refused.
 
-Two runs: the query API with a read key, ingestion with a write key. The check
+Two runs: the query API with a read key, ingestion with a write key (the dashboard's pages and
+surveys, mounted on the same app, are left to their own tests). The check
 ``positive_data_acceptance`` is left out: a schema cannot say every semantic rule (a step
 naming an exclusion that does not exist, an unknown customer id), and those answer 400.
 ``PARCOURS_SCHEMATHESIS_FULL=1`` adds the coverage phase (boundary values, about 90 s more).
@@ -20,6 +21,9 @@ from .conftest import Live, new_workspace
 from .test_query import _messages
 
 INGESTION = "^/v1/(track|page|screen|identify|group|alias|batch)$"
+#: the query API and the server's own routes; the dashboard's pages and surveys (web/dashboard.py)
+#: are not part of this run.
+QUERY = "^/(api/v1/.*|v1/refresh|health)$"
 
 
 @pytest.fixture(scope="module")
@@ -50,7 +54,7 @@ def _schemathesis(server: Live, key: str, *filters: str) -> subprocess.Completed
 
 @pytest.mark.slow
 def test_query_api_conforms_to_its_schema(server):
-    run = _schemathesis(server, server.read_key, "--exclude-path-regex", INGESTION)
+    run = _schemathesis(server, server.read_key, "--include-path-regex", QUERY)
     assert run.returncode == 0, run.stdout[-6000:]
     assert " passed" in run.stdout
 
