@@ -851,15 +851,19 @@ def scenario_check(
     lang: Optional[str] = LangOpt,
 ):
     """Validate act.yaml and every scenario; errors name the file, line and field."""
-    from .act.scenario import load_scenarios
-    from .act.settings import load_settings
+    from .act.check import check
 
-    load_settings(directory)
-    scenarios = load_scenarios(directory)
+    segments = None
+    if (directory / "parcours.duckdb").exists():
+        with _open(directory) as ws:
+            segments = {r[0] for r in ws.store.fetch("SELECT name FROM segments")} if ws.store.has_table("segments") else set()
+    scenarios, warnings = check(directory, segments)
     if not scenarios:
         console.print(t("act.none", lang, dir=directory))
         return
     console.print(t("act.valid", lang, n=len(scenarios), names=", ".join(s.name for s in scenarios)))
+    for w in warnings:
+        err_console.print(f"[yellow]{t('act.warning', lang)}[/]: {w}", highlight=False, soft_wrap=True)
 
 
 def _act_label(name: str, lang: str) -> str:

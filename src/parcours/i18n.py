@@ -157,6 +157,7 @@ MESSAGES: dict[str, dict[str, str]] = {
     },
     "act.failed": {"fr": "{n} message(s) en échec définitif.", "en": "{n} message(s) failed for good."},
     "act.progress": {"fr": "Clients traités par lots", "en": "Customers handled in batches"},
+    "act.warning": {"fr": "Attention", "en": "Warning"},
     "act.lift": {
         "fr": "{scenario} : objectif {goal} sous {window}. Traités {tr} ({tn} entrées), témoin {hr} ({hn} entrées) ; "
               "écart {d} [{lo} ; {hi}] à {conf} %.",

@@ -93,3 +93,29 @@ def test_settings_errors(tmp_path):
         load_settings(tmp_path)
     (tmp_path / "act.yaml").unlink()
     assert load_settings(tmp_path).guards.control_group == 0
+
+
+def test_check_across_files(tmp_path):
+    from typer.testing import CliRunner
+
+    from parcours.cli import app
+    from parcours.workspace import Workspace
+
+    Workspace.init(tmp_path / "ws").close()
+    ws = tmp_path / "ws"
+    add_template(ws, "abandoned-cart")
+    (ws / "scenarios" / "stage.yaml").write_text(GOOD.replace("name: cart", "name: stage").replace(
+        "  event: {event: add_to_cart}", "  stage: {enter: nirvana}"))
+    (ws / "scenarios" / "sms.yaml").write_text(
+        "name: sms\nentry: {segment: {enter: vips}}\nsteps:\n  - id: text\n    action: {kind: sms, message: {body: {fr: a, en: a}}}\n")
+    runner = CliRunner()
+    res = runner.invoke(app, ["scenario", "check", str(ws), "--lang", "en"])
+    assert res.exit_code == 2
+    assert "scenarios: stage: entry.stage: unknown stage 'nirvana' (journey.yaml stages: awareness" in res.output
+    (ws / "scenarios" / "stage.yaml").unlink()
+    res = runner.invoke(app, ["scenario", "check", str(ws), "--lang", "en"])
+    assert res.exit_code == 0, res.output
+    assert "3 valid scenario(s)" not in res.output and "2 valid scenario(s): abandoned-cart, sms" in res.output
+    assert "scenarios: sms: entry.segment: no saved segment 'vips' yet" in res.output
+    assert "steps.text: messages on 'sms' wait in the outbox" in res.output
+    assert "steps.reminder-1h: e-mails wait in the outbox: act.yaml has no smtp" in res.output

@@ -769,7 +769,13 @@ def run_due(ws, now: dt.datetime | None = None, deliver_messages: bool = True, o
     from .scenario import load_scenarios
     from .settings import load_settings
 
-    engine = Engine(ws.store, load_scenarios(ws.path), load_settings(ws.path))
+    from .check import problems
+
+    scenarios, settings = load_scenarios(ws.path), load_settings(ws.path)
+    errors, _ = problems(ws.path, scenarios, settings)
+    if errors:
+        raise ConfigError("\n".join(errors))
+    engine = Engine(ws.store, scenarios, settings)
     report = engine.run(now or _utcnow(), deliver_messages=deliver_messages, on_batch=on_batch)
     if report.events_written and (ws.path / "journey.yaml").exists():
         ws.refresh()
