@@ -112,6 +112,14 @@ def test_bad_input_answers_400_naming_the_field_and_stores_nothing(live):
         assert r.status_code == 400 and r.json()["field"] == "type"
         r = c.post("/v1/track", json={"userId": "c1", "event": "e", "timestamp": "yesterday"})
         assert r.status_code == 400 and r.json()["field"] == "timestamp"
+        # out of range once in UTC, or once corrected for clock skew: a reject, not a crash
+        r = c.post("/v1/track", json={"userId": "c1", "event": "e", "timestamp": "0001-01-01T00:00:00+01:00"})
+        assert r.status_code == 400 and r.json()["field"] == "timestamp" and "out of range" in r.json()["detail"]
+        r = c.post("/v1/track", json={"userId": "c1", "event": "e", "timestamp": "0770-12-11T07:36:55Z",
+                                      "sentAt": "9613-09-05T02:09:19Z"})
+        assert r.status_code == 400 and r.json()["field"] == "sentAt"
+        r = c.post("/v1/track", content=b'{"userId": "c1", "event": "e", "messageId": "\\ud800"}')
+        assert r.status_code == 400 and "surrogate" in r.json()["detail"]
         r = c.post("/v1/batch", json={"messages": []})
         assert r.status_code == 400 and r.json()["field"] == "batch"
         r = c.post("/v1/batch", json=[1, 2])

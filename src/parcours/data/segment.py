@@ -200,7 +200,10 @@ def parse_time(value: Any, column: str) -> dt.datetime | None:
         raise _Reject(column, f"unparseable timestamp {value!r} (expected an ISO 8601 string)")
     if out.tzinfo is None:
         return out.replace(tzinfo=UTC)
-    return out.astimezone(UTC)
+    try:
+        return out.astimezone(UTC)
+    except OverflowError:  # e.g. 0001-01-01T00:00:00+01:00 is in year 0 in UTC
+        raise _Reject(column, f"timestamp {value!r} is out of range in UTC (years 1 to 9999)") from None
 
 
 def message_time(msg: dict, received_at: dt.datetime | None = None) -> dt.datetime | None:
