@@ -42,3 +42,32 @@ def test_ingestion_enters_and_the_scheduler_ends_the_wait(make_ws, smtp_server):
         sched.stop()
     assert sorted(m["subject"] for m in smtp_server.messages.values()) == ["Hello", "Hello again"]
     assert sched.runs >= 1 and sched.last_error is None and smtp_server.duplicates == 0
+
+
+def test_concurrent_runs_on_one_store_do_each_step_once(make_ws, smtp_server):
+    """The server's ingestion and its scheduler may call the engine at the same time."""
+    import threading
+
+    from parcours.act.engine import run_due
+
+    ws = make_ws([customer(i) for i in range(30)],
+                 [{"customer_id": f"c{i}", "timestamp": dt.datetime(2024, 3, 4, 10), "event": "signup"}
+                  for i in range(30)], {"welcome": WELCOME})
+    act_yaml(ws.path, smtp_port=smtp_server.port, batch_size=4)
+    until = dt.datetime(2024, 3, 4, 11)
+    errors = []
+
+    def go():
+        try:
+            run_due(ws, until)
+        except Exception as exc:  # pragma: no cover - shown by the assertion
+            errors.append(exc)
+
+    threads = [threading.Thread(target=go) for _ in range(3)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    assert not errors
+    assert len(smtp_server.messages) == 60 and smtp_server.duplicates == 0
+    assert ws.store.scalar("SELECT count(*) FROM act_state") == 30

@@ -21,6 +21,7 @@ import datetime as dt
 import json
 import math
 import string
+import threading
 from dataclasses import dataclass, field
 from functools import lru_cache
 from zoneinfo import ZoneInfo
@@ -593,6 +594,12 @@ class Engine:
     # -- one run ------------------------------------------------------------------------
     def run(self, now: dt.datetime, since: dt.datetime | None = None, deliver_messages: bool = True,
             max_rounds: int = 10, on_batch=None) -> RunReport:
+        # one run at a time per store: the server's ingestion and its scheduler share the
+        # connection, and with it the run's temp tables
+        with _run_lock(self.store):
+            return self._run(now, since, deliver_messages, max_rounds, on_batch)
+
+    def _run(self, now, since, deliver_messages, max_rounds, on_batch) -> RunReport:
         self.report = RunReport(now)
         with self.store.transaction() as con:
             ensure_tables(con, self.tables)
@@ -725,6 +732,15 @@ def _cast(col: str) -> str:
     if col == "step":  # an integer index in the state table, a step id in the outbox
         return f'"{col}"'
     return f'CAST("{col}" AS {typ})'
+
+
+_RUN_LOCKS: dict[int, threading.Lock] = {}
+_RUN_LOCKS_GUARD = threading.Lock()
+
+
+def _run_lock(store) -> threading.Lock:
+    with _RUN_LOCKS_GUARD:
+        return _RUN_LOCKS.setdefault(id(store), threading.Lock())
 
 
 def _exists(con, name: str) -> bool:
