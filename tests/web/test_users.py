@@ -96,9 +96,22 @@ def test_csrf_is_checked_on_every_form(live):
         r = c.post("/app/users", data={"name": "bob", "role": "viewer", "csrf": csrf_of(c.get("/app/users").text)})
         assert r.status_code == 200
         shown = re.search(r'<code id="new-password">([^<]+)</code>', r.text).group(1)
+        # API keys: one made on the page works at once on the query API; revoked, it stops
+        r = c.post("/app/keys", data={"kind": "read", "name": "bi", "csrf": csrf_of(r.text)})
+        key = re.search(r'<code id="new-password">([^<]+)</code>', r.text).group(1)
+        assert key.startswith("pc_r_")
+        assert c.post("/app/keys", data={"kind": "read"}).status_code == 403  # CSRF here too
+    with server.client(key) as bi:
+        assert bi.get("/api/v1/analyses").status_code == 200
+    with session_client(server, "root", PW) as c:
+        page = c.get("/app/users").text
+        key_id = key.split("_")[2]
+        assert f'data-key="{key_id}"' in page
+        assert c.post("/app/keys", data={"revoke": key_id, "csrf": csrf_of(page)}).status_code == 200
     with server.client() as bob:
         assert login(bob, "bob", shown).status_code == 303
     assert sorted(r[0] for r in server.rows("SELECT name FROM users")) == ["bob", "root"]
+    assert server.rows("SELECT revoked_at IS NOT NULL FROM api_keys WHERE name = 'bi'") == [(True,)]
 
 
 def test_login_rate_limit(live):

@@ -237,8 +237,7 @@ async def page(request: Request, page: str) -> Response:
     lang = lang_of(request.query_params.get("lang") or request.cookies.get("parcours_lang"))
     extra = {}
     if page == "users":
-        extra["users"] = await anyio.to_thread.run_sync(lambda: list_users(request.app.state.server.reader()))
-        extra["roles"] = ROLES
+        extra.update(await anyio.to_thread.run_sync(_admin_lists, request.app.state.server))
     if page == "surveys":
         from .surveys import list_surveys
 
@@ -246,6 +245,13 @@ async def page(request: Request, page: str) -> Response:
     return render(request, f"{page}.html" if (HERE / "templates" / f"{page}.html").exists() else "page.html",
                   session, page=page, blocks=blocks(page, request, lang, session.user.can("analyst")), q=request.query_params,
                   **extra)
+
+
+def _admin_lists(server) -> dict:
+    from .keys import list_keys
+
+    store = server.reader()
+    return {"users": list_users(store), "roles": ROLES, "keys": list_keys(store)}
 
 
 @router.post("/app/users")
@@ -256,9 +262,29 @@ async def create_user(request: Request) -> Response:
     server = request.app.state.server
     password, user = await anyio.to_thread.run_sync(
         lambda: add_user(server.reader(), first(data, "name").strip(), first(data, "role")))
-    users = await anyio.to_thread.run_sync(lambda: list_users(server.reader()))
-    return render(request, "users.html", session, page="users", blocks=[], users=users, roles=ROLES,
-                  created=(user.name, password), q=request.query_params)
+    lists = await anyio.to_thread.run_sync(_admin_lists, server)
+    return render(request, "users.html", session, page="users", blocks=[], created=(user.name, password),
+                  q=request.query_params, **lists)
+
+
+@router.post("/app/keys")
+async def create_or_revoke_key(request: Request) -> Response:
+    """Admin: a new API key (shown once on the answer page), or revoke one by id."""
+    from .keys import add_key, revoke_key
+
+    session = need(request, "admin")
+    data = await form(request)
+    check_csrf(request, session, first(data, "csrf"))
+    server, created = request.app.state.server, None
+    if first(data, "revoke"):
+        await anyio.to_thread.run_sync(lambda: revoke_key(server.reader(), first(data, "revoke")))
+    else:
+        key, record = await anyio.to_thread.run_sync(
+            lambda: add_key(server.reader(), first(data, "kind"), first(data, "name").strip()[:100] or None))
+        created = (f"{record.kind} {record.key_id}", key)
+    lists = await anyio.to_thread.run_sync(_admin_lists, server)
+    return render(request, "users.html", session, page="users", blocks=[], created=created,
+                  q=request.query_params, **lists)
 
 
 @router.post("/app/segments")
