@@ -120,6 +120,12 @@ def test_bad_input_answers_400_naming_the_field_and_stores_nothing(live):
         assert r.status_code == 400 and r.json()["field"] == "sentAt"
         r = c.post("/v1/track", content=b'{"userId": "c1", "event": "e", "messageId": "\\ud800"}')
         assert r.status_code == 400 and "surrogate" in r.json()["detail"]
+        huge = b"9" * 400
+        r = c.post("/v1/track", content=b'{"userId": "c1", "event": "e", "properties": {"revenue": ' + huge + b"}}")
+        assert r.status_code == 400 and r.json()["field"] == "properties.revenue"
+        for path in ("/v1/track", "/v1/batch"):
+            r = c.post(path, content=b'{"batch": [{"a": ' + b"9" * 5000 + b"}]}")
+            assert r.status_code == 400 and r.json()["detail"].startswith("invalid JSON")
         r = c.post("/v1/batch", json={"messages": []})
         assert r.status_code == 400 and r.json()["field"] == "batch"
         r = c.post("/v1/batch", json=[1, 2])

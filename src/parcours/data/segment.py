@@ -259,7 +259,7 @@ def _number(value: Any, column: str) -> float | None:
         raise _Reject(column, f"{column} is not a number: {value!r}")
     try:
         out = float(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # OverflowError: an integer past 1e308
         raise _Reject(column, f"{column} is not a number: {value!r}") from None
     if not math.isfinite(out):
         raise _Reject(column, f"{column} is not a finite number: {value!r}")

@@ -119,6 +119,8 @@ def _json(body: bytes) -> Any:
         return _checked(json.loads(_text(body)), body)
     except json.JSONDecodeError as exc:
         raise _invalid(exc) from None
+    except ValueError as exc:  # e.g. an integer of more than 4300 digits
+        raise ApiError(400, f"invalid JSON: {exc}") from None
 
 
 def _load_batch(body: bytes) -> tuple[Any, list[int]]:
@@ -173,6 +175,8 @@ def _load_batch(body: bytes) -> tuple[Any, list[int]]:
             raise json.JSONDecodeError("Extra data", text, i)
     except json.JSONDecodeError as exc:
         raise _invalid(exc) from None
+    except ValueError as exc:  # e.g. an integer of more than 4300 digits
+        raise ApiError(400, f"invalid JSON: {exc}") from None
     if body.isascii():
         sizes = [b - a for a, b in spans]
     else:
