@@ -15,7 +15,7 @@
          evidence: 'Preuve', impact: 'Impact', lost: 'conversions perdues / mois', credit: 'conversions créditées',
          time: 'date', event: 'événement', channel: 'canal', touchpoint: 'point de contact', empty: 'Aucune donnée.',
          members: 'membres', segment: 'segment', customers: 'clients', total: 'Total', cac: 'CAC', period: 'période',
-         top: 'Clients de plus forte valeur prédite', emotion: 'Émotion moyenne (−1 à 1)', vs_targets: 'Indicateurs face aux cibles', value: 'valeur', met: 'atteint', by: 'Ventilation par', answers: 'réponses', abandonment: 'abandon', target: 'cible',
+         top: 'Clients de plus forte valeur prédite', emotion: 'Émotion moyenne (−1 à 1)', variants: 'Variantes de chemins', vs_targets: 'Indicateurs face aux cibles', value: 'valeur', met: 'atteint', by: 'Ventilation par', answers: 'réponses', abandonment: 'abandon', target: 'cible',
          nps_dist: 'Répartition des notes NPS', imports: 'Imports', rejects: 'Lignes rejetées', identities: 'Identités'},
     en: {stage: 'stage', reach: 'reached', conversion: 'conversion', step: 'step', count: 'people',
          from_first: 'from start', from_prev: 'from previous', nps: 'NPS', csat: 'CSAT', ces: 'CES',
@@ -23,7 +23,7 @@
          evidence: 'Evidence', impact: 'Impact', lost: 'lost conversions / month', credit: 'credited conversions',
          time: 'time', event: 'event', channel: 'channel', touchpoint: 'touchpoint', empty: 'No data.',
          members: 'members', segment: 'segment', customers: 'customers', total: 'Total', cac: 'CAC', period: 'period',
-         top: 'Customers with the highest predicted value', emotion: 'Mean emotion (−1 to 1)', vs_targets: 'Indicators against targets', value: 'value', met: 'met', by: 'Breakdown by', answers: 'answers', abandonment: 'abandonment', target: 'target',
+         top: 'Customers with the highest predicted value', emotion: 'Mean emotion (−1 to 1)', variants: 'Path variants', vs_targets: 'Indicators against targets', value: 'value', met: 'met', by: 'Breakdown by', answers: 'answers', abandonment: 'abandonment', target: 'target',
          nps_dist: 'NPS score distribution', imports: 'Imports', rejects: 'Rejected rows', identities: 'Identities'}
   }[lang];
 
@@ -41,14 +41,16 @@
     for (const r of rows) {
       body.append(el('tr', {}, ...cols.map(c => {
         const v = typeof c === 'function' ? c(r) : r[c];
-        return el('td', typeof v === 'number' ? {class: 'num'} : {}, typeof v === 'number' ? num(v) : (v == null ? '' : (Array.isArray(v) ? v.join(' → ') : v)));
+        const numeric = typeof v === 'number' || (typeof v === 'string' && / %$/.test(v));
+        return el('td', numeric ? {class: 'num'} : {}, typeof v === 'number' ? num(v) : (v == null ? '' : (Array.isArray(v) ? v.join(' → ') : v)));
       })));
     }
     t.append(body);
     return el('div', {class: 'scroll'}, t);
   }
-  function chart(box, data, layout) {
+  function chart(box, data, layout, height) {
     const d = el('div', {class: 'chart'});
+    if (height) d.style.height = height + 'px';
     box.append(d);
     Plotly.newPlot(d, data, lay(layout), cfg);
     return d;
@@ -112,9 +114,8 @@
     const node = (step, item) => { const k = step + '|' + item; if (!ids.has(k)) { ids.set(k, labels.length); labels.push(item); } return ids.get(k); };
     const src = [], dst = [], val = [];
     for (const f of flows) { src.push(node(f.step, f.from)); dst.push(node(f.step + 1, f.to)); val.push(f.customers); }
-    chart(box, [{type: 'sankey', node: {label: labels, pad: 12}, link: {source: src, target: dst, value: val}}], {margin: {l: 10, r: 10, t: 10, b: 10}})
-      .style.height = '460px';
-    box.append(el('h3', {}, 'variants'), table(d.variants || [], ['path', 'customers', r => pct(r.share), r => pct(r.conversion)], ['path', T.customers, '%', T.conversion]));
+    chart(box, [{type: 'sankey', node: {label: labels, pad: 12}, link: {source: src, target: dst, value: val}}], {margin: {l: 10, r: 10, t: 10, b: 10}}, 460);
+    box.append(el('h3', {}, T.variants), table(d.variants || [], ['path', 'customers', r => pct(r.share), r => pct(r.conversion)], ['path', T.customers, '%', T.conversion]));
   };
   R.timeline = (box, d) => {
     const head = Object.entries(d).filter(([k, v]) => typeof v !== 'object');
