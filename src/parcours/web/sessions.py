@@ -106,8 +106,8 @@ class Sessions:
 class LoginLimiter:
     """At most ``limit`` failed logins per (user, address) in ``window`` seconds."""
 
-    def __init__(self, limit: int = 5, window: float = 300.0):
-        self.limit, self.window = limit, window
+    def __init__(self, limit: int = 5, window: float = 300.0, clock=time.monotonic):
+        self.limit, self.window, self.clock = limit, window, clock
         self._failures: dict[tuple[str, str], collections.deque] = {}
         self._lock = threading.Lock()
 
@@ -119,7 +119,7 @@ class LoginLimiter:
 
     def retry_after(self, user: str, address: str) -> int:
         """Seconds to wait before another try is allowed; 0 when allowed now."""
-        now = time.monotonic()
+        now = self.clock()
         with self._lock:
             q = self._recent((user, address), now)
             return int(self.window - (now - q[0])) + 1 if len(q) >= self.limit else 0
@@ -128,7 +128,8 @@ class LoginLimiter:
         with self._lock:
             if len(self._failures) > 100_000:
                 self._failures.clear()
-            self._recent((user, address), time.monotonic()).append(time.monotonic())
+            now = self.clock()
+            self._recent((user, address), now).append(now)
 
     def succeeded(self, user: str, address: str) -> None:
         with self._lock:
