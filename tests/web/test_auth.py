@@ -85,3 +85,9 @@ def test_key_cli(tmp_path):
     assert key.split("_")[2] in listed.stdout and key not in listed.stdout
     bad = subprocess.run(run + ["add", str(tmp_path / "ws"), "--kind", "admin"], capture_output=True, text=True)
     assert bad.returncode == 2 and "write, read" in bad.stderr
+
+
+def test_serve_refuses_a_folder_that_is_not_a_workspace(tmp_path):
+    out = subprocess.run([sys.executable, "-m", "parcours.cli", "serve", str(tmp_path / "nothing"), "--lang", "en"],
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 2 and "is not a workspace" in out.stderr
