@@ -36,11 +36,13 @@ PW = "bench-password-123"
 PAGES = {
     "overview": "/app/overview",
     "funnel": "/app/funnel?steps=product_view%0Aadd_to_cart%0Acheckout_start%0Apurchase&window=7d",
+    "map": "/app/map?lang=fr",
 }
 API = {  # the same analyses through the query API (read key): the baseline
     "overview": [("/api/v1/kpis", {"lang": "fr"}), ("/api/v1/feedback", {"period": "month"})],
     "funnel": [("/api/v1/funnel", [("step", "product_view"), ("step", "add_to_cart"),
                                    ("step", "checkout_start"), ("step", "purchase"), ("window", "7d")])],
+    "map": [("/api/v1/map", {"lang": "fr"})],
 }
 
 
@@ -113,6 +115,7 @@ def main() -> None:
     ap.add_argument("--people", type=int, default=470_000)
     ap.add_argument("--runs", type=int, default=20)
     ap.add_argument("--base-runs", type=int, default=1)
+    ap.add_argument("--pages", nargs="+", default=["overview", "funnel"], choices=sorted(PAGES))
     a = ap.parse_args()
     path, read = prepare(a.people)
     proc, url = serve(path)
@@ -124,7 +127,8 @@ def main() -> None:
             t = time.perf_counter()
             api.get("/health")
             health.append(time.perf_counter() - t)
-        for name, page in PAGES.items():
+        for name in a.pages:
+            page = PAGES[name]
             # cold, and another page's HTML while it computes (must not wait for it)
             other = login(url)
             cold_future = pool.submit(load, client, page, pool)
