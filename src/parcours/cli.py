@@ -198,41 +198,10 @@ def journey(
 
 
 def parse_step_text(text: str) -> dict | str:
-    """``NAME`` or ``NAME[channel=web,touchpoint=cart,properties.device=mobile]`` to a step."""
-    import re
+    """A step as typed on the command line (see analysis._common.parse_step_text, shared with the web)."""
+    from .analysis._common import parse_step_text as parse
 
-    from .errors import ConfigError
-
-    m = re.fullmatch(r"\s*([^\[\]]+?)\s*(?:\[(.*)\])?\s*", text)
-    if not m:
-        raise ConfigError(f"cannot read the step {text!r}: expected NAME or NAME[key=value,...]")
-    name, conds = m.group(1), m.group(2)
-    if not conds:
-        return name
-    step: dict = {"event": name, "properties": {}}
-    for part in conds.split(","):
-        if "=" not in part:
-            raise ConfigError(f"step condition {part!r} in {text!r}: expected key=value")
-        key, value = (x.strip() for x in part.split("=", 1))
-        if key.startswith("properties."):
-            step["properties"][key[len("properties."):]] = _scalar(value)
-        elif key in ("channel", "touchpoint", "stage"):
-            step[key] = value
-        else:
-            raise ConfigError(f"unknown step condition {key!r} (channel, touchpoint, stage, properties.NAME)")
-    return step
-
-
-def _scalar(text: str):
-    """A property value as typed in a step: true/false, numbers, else text."""
-    if text in ("true", "false"):
-        return text == "true"
-    for cast in (int, float):
-        try:
-            return cast(text)
-        except ValueError:
-            pass
-    return text.strip('"')
+    return parse(text)
 
 
 def show(result, as_json: bool) -> None:

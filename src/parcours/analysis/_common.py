@@ -13,7 +13,7 @@ from typing import Any, Iterable, Mapping
 
 import ibis
 
-from ..errors import AnalysisError
+from ..errors import AnalysisError, ConfigError
 
 #: the store view every analysis reads (built by the journey layer).
 JOURNEY = "journey_view"
@@ -124,6 +124,40 @@ def as_step(spec: str | Mapping[str, Any] | Step, *, stage: bool = False) -> Ste
             raise AnalysisError(f"a step needs an event or a stage: {dict(spec)!r}")
         return step
     raise AnalysisError(f"invalid step {spec!r}: expected an event name, a dict or a Step")
+
+
+def parse_step_text(text: str) -> dict | str:
+    """``NAME`` or ``NAME[channel=web,touchpoint=cart,properties.device=mobile]`` to a step."""
+    m = re.fullmatch(r"\s*([^\[\]]+?)\s*(?:\[(.*)\])?\s*", text)
+    if not m:
+        raise ConfigError(f"cannot read the step {text!r}: expected NAME or NAME[key=value,...]")
+    name, conds = m.group(1), m.group(2)
+    if not conds:
+        return name
+    step: dict = {"event": name, "properties": {}}
+    for part in conds.split(","):
+        if "=" not in part:
+            raise ConfigError(f"step condition {part!r} in {text!r}: expected key=value")
+        key, value = (x.strip() for x in part.split("=", 1))
+        if key.startswith("properties."):
+            step["properties"][key[len("properties."):]] = _scalar(value)
+        elif key in ("channel", "touchpoint", "stage"):
+            step[key] = value
+        else:
+            raise ConfigError(f"unknown step condition {key!r} (channel, touchpoint, stage, properties.NAME)")
+    return step
+
+
+def _scalar(text: str):
+    """A property value as typed in a step: true/false, numbers, else text."""
+    if text in ("true", "false"):
+        return text == "true"
+    for cast in (int, float):
+        try:
+            return cast(text)
+        except ValueError:
+            pass
+    return text.strip('"')
 
 
 def as_steps(specs: Iterable, *, stages: bool = False) -> list[Step]:

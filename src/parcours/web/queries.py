@@ -115,7 +115,7 @@ class FunnelParams(Range):
 
 def _funnel(store, workspace, p: FunnelParams):
     from ..analysis.funnel import funnel
-    from ..cli import parse_step_text
+    from ..analysis._common import parse_step_text
 
     steps = [parse_step_text(s) for s in p.step] or (workspace.model.stage_ids if p.stages else [])
     return funnel(store, steps, window=p.window, order=p.order, exclude=p.exclude, per=p.per, by=p.by,
