@@ -172,7 +172,7 @@ def _cac(store, workspace, p: CacParams):
 
 class ClvParams(Scoped):
     purchase_event: Text = "purchase"
-    calibration_end: Time | None = Field(None, description="Default: the last purchase.")
+    calibration_end: Time | None = Field(None, description="Default: the last event of any kind.")
     unit: Literal["day", "week"] = "week"
     horizon: int = Field(52, ge=1, le=3650)
     margin: float = Field(1.0, ge=0.0, le=1e6)
