@@ -21,7 +21,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
 from ..errors import ConfigError
-from .errors import ApiError
+from .errors import ApiError, responses
 from .page_labels import lang_of, word
 
 router = APIRouter()
@@ -188,7 +188,7 @@ async def preflight(survey_id: str) -> Response:
     return Response(status_code=204, headers=CORS)
 
 
-@router.post("/s/{survey_id}/responses", tags=["surveys"])
+@router.post("/s/{survey_id}/responses", tags=["surveys"], responses=responses(400, 404, 413))
 async def respond(request: Request, survey_id: str) -> JSONResponse:
     """One answer: ``{"score": 9, "text": "...", "customer_id": "C1", "touchpoint": "checkout", "lang": "en"}``."""
     body = await request.body()
