@@ -148,6 +148,8 @@ def main() -> int:
         workspace(people).close()
         for label, ours, theirs, how in PAIRS:
             names = [n for n in (ours, theirs) if n and (not args.only or n in args.only)]
+            if not names:
+                continue
             once = events_of(people) > args.once_above and ours in ("kpis", "paths")
             got = {n: child(people, n, 0 if once else args.runs) for n in names}
             for n, r in got.items():
