@@ -439,10 +439,9 @@ def _candidates_codes(store, plan: _Plan, since, until, sort: bool = False):
 def _in_order(rows) -> bool:
     """(who, timestamp) never decrease: the stored order came through the scan."""
     who, ts = (rows.column(c).to_numpy() for c in ("who", "timestamp"))
-    if len(who) < 2:
-        return True
-    dw, dt_ = np.diff(who), np.diff(ts)
-    return bool(np.all((dw > 0) | ((dw == 0) & (dt_ >= 0))))
+    if len(who) < 2 or not (who[1:] >= who[:-1]).all():
+        return len(who) < 2
+    return bool(((ts[1:] >= ts[:-1]) | (who[1:] != who[:-1])).all())
 
 
 def _ids_of_keys(store, who: str, keys: np.ndarray) -> np.ndarray:
@@ -558,8 +557,13 @@ def _without_dead_starts(rows, k: int, n_exclusions: int):
     if len(second):
         w = who[second]
         last = second[np.r_[w[1:] != w[:-1], True]]  # each customer's last step-1 row
-        at = np.minimum(np.searchsorted(who[last], who), len(last) - 1)
-        dead = only_first & ((who[last][at] != who) | (ts > ts[last][at]))
+        if who.dtype.kind in "iu" and who.min() >= 0:  # keys: a direct lookup per customer
+            latest = np.full(int(who.max()) + 1, np.iinfo(np.int64).min)
+            latest[who[last]] = ts[last]
+            dead = only_first & (ts > latest[who])
+        else:
+            at = np.minimum(np.searchsorted(who[last], who), len(last) - 1)
+            dead = only_first & ((who[last][at] != who) | (ts > ts[last][at]))
     else:
         dead = only_first
     starts = np.flatnonzero(first)
