@@ -141,3 +141,20 @@ def test_crash_between_send_and_mark_resends_with_the_same_id(make_ws, smtp_serv
     with Workspace.open(path) as ws:
         assert ws.store.fetch("SELECT max(attempts), count(*) FILTER (WHERE attempts = 2), "
                               "count(*) FILTER (WHERE status <> 'sent') FROM act_outbox")[0] == (2, 1, 0)
+
+
+def test_crash_inside_a_batch_transaction_leaves_nothing_half_done(make_ws, smtp_server, webhook_server):
+    path = _build(make_ws, 10)
+    act_yaml(path, smtp_port=smtp_server.port, hook_url=webhook_server.url, batch_size=4)
+    code, _ = _run(path, {**_env(), "PARCOURS_FAILPOINT": "act_batch_before_commit"}, kill_after=None)
+    assert code == -signal.SIGKILL
+    with Workspace.open(path) as ws:  # the batch's states, messages and events went together
+        assert ws.store.fetch("SELECT (SELECT count(*) FROM act_state), (SELECT count(*) FROM act_outbox), "
+                              "(SELECT count(*) FROM events WHERE starts_with(event_id, 'act:'))")[0] == (0, 0, 0)
+    assert not smtp_server.raw and not webhook_server.raw
+    code, err = _run(path, _env(), kill_after=None)
+    assert code == 0, err.decode()
+    with Workspace.open(path) as ws:
+        sent = ws.store.fetch("SELECT channel, count(*) FROM act_outbox WHERE status = 'sent' GROUP BY 1 ORDER BY 1")
+    assert dict(sent) == {"email": len(smtp_server.messages), "sms": len(webhook_server.messages)}
+    assert smtp_server.duplicates == webhook_server.duplicates == 0 and smtp_server.messages

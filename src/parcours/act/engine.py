@@ -29,6 +29,7 @@ from zoneinfo import ZoneInfo
 from ..errors import ConfigError
 from . import loyalty
 from .ids import code, short_id, unit_hash
+from ..data.importer import failpoint
 from .outbox import OUTBOX_DDL, Delivery, deliver
 from .scenario import Action, Condition, EventCond, Scenario, clock_range, duration
 from .settings import Settings
@@ -694,6 +695,7 @@ class Engine:
                 written = write_back(con, out_events, out_tags)
                 self.report.events_written += written
             con.execute("DROP TABLE IF EXISTS _act_batch")
+            failpoint("act_batch_before_commit")
         return written + len(out_states)
 
     def _write(self, con, states, msgs, log) -> None:
