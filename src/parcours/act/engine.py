@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import math
 import string
 import threading
 from dataclasses import dataclass, field
