@@ -601,6 +601,8 @@ def serve(
                                     help="Events accepted but not yet written before requests get 429."),
     refresh_every: float = typer.Option(30.0, "--refresh-every",
                                         help="Seconds between background refreshes when data came in (0: only POST /v1/refresh)."),
+    act_every: float = typer.Option(60.0, "--act-every",
+                                    help="Seconds between orchestration runs when scenarios/*.yaml exist (0: only parcours run)."),
     lang: Optional[str] = LangOpt,
 ):
     """Serve the HTTP API: Segment-compatible ingestion (/v1/*) and the query API (/api/v1/*)."""
@@ -608,7 +610,8 @@ def serve(
 
     from .web.app import create_app
 
-    api = create_app(directory, max_pending=max_pending, refresh_interval=refresh_every or None)
+    api = create_app(directory, max_pending=max_pending, refresh_interval=refresh_every or None,
+                     act_interval=act_every or None)
     err_console.print(t("serve.start", lang, url=f"http://{host}:{port}", dir=directory))
     uvicorn.run(api, host=host, port=port, log_level="warning")
 

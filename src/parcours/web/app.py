@@ -47,15 +47,26 @@ class _Reader(Store):
         self._ibis = None
 
 
+def _scheduler(workspace: Workspace, interval: float | None):
+    """The orchestration scheduler when the workspace has scenarios (``scenarios/*.yaml``):
+    entries fire after the refresh that follows an ingestion, waits end every ``interval``."""
+    if not interval or not any((workspace.path / "scenarios").glob("*.yaml")):
+        return None
+    from ..act.scheduler import Scheduler
+
+    return Scheduler(workspace, interval)
+
+
 class Server:
     """What every route needs: the workspace, its writer, the key ring and the readers."""
 
     def __init__(self, workspace: Workspace, *, max_pending: int, refresh_interval: float | None,
-                 query_threads: int, limits: Limits):
+                 query_threads: int, limits: Limits, act_interval: float | None = None):
         self.workspace = workspace
         self.limits = limits
-        self.refresher = Refresher(Workspace(workspace.path, _Reader(workspace.store, read_only=False)),
-                                   interval=refresh_interval)
+        journeys = Workspace(workspace.path, _Reader(workspace.store, read_only=False))
+        self.refresher = Refresher(journeys, interval=refresh_interval,
+                                   scheduler=_scheduler(journeys, act_interval))
         self.writer = Writer(workspace, max_pending=max_pending, refresher=self.refresher)
         self.keys = KeyRing()
         self.query_limiter = anyio.CapacityLimiter(query_threads)
@@ -89,17 +100,19 @@ class Server:
 
 
 def create_app(workspace_path, *, max_pending: int = 100_000, refresh_interval: float | None = 30.0,
-               query_threads: int = 2, limits: Limits = Limits()) -> FastAPI:
+               query_threads: int = 2, limits: Limits = Limits(), act_interval: float | None = 60.0) -> FastAPI:
     """The API over the workspace at ``workspace_path`` (opened now, closed at shutdown).
 
     ``max_pending``: events accepted but not yet committed before requests get 429.
     ``refresh_interval``: seconds between background refreshes when data came in (None: only
     ``POST /v1/refresh``).
+    ``act_interval``: seconds between orchestration runs when the workspace has scenarios
+    (None: only ``parcours run``); a refresh that brought new journeys runs them at once.
     """
     workspace = Workspace.open(Path(workspace_path))
     ensure_table(workspace.store)
     server = Server(workspace, max_pending=max_pending, refresh_interval=refresh_interval,
-                    query_threads=query_threads, limits=limits)
+                    query_threads=query_threads, limits=limits, act_interval=act_interval)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI):

@@ -193,9 +193,15 @@ class Refresher:
     taken by the next one. Ingestion never waits for it.
     """
 
-    def __init__(self, workspace, interval: float | None = 30.0, stats: WriterStats | None = None):
+    def __init__(self, workspace, interval: float | None = 30.0, stats: WriterStats | None = None,
+                 scheduler=None):
         self.workspace = workspace  # a Workspace over its own connection
         self.interval = interval
+        # orchestration (act.scheduler.Scheduler over the same workspace): it ticks on this
+        # thread after each refresh and every scheduler.interval, so entries fire on the
+        # journeys just rebuilt and no second writer competes with the refresh
+        self.scheduler = scheduler
+        self._ticked = time.monotonic()
         self.stats = stats or WriterStats()
         self._wake = threading.Event()
         self._stopping = False
@@ -236,10 +242,21 @@ class Refresher:
             self._wake.clear()
             with self._lock:
                 waiting, self._waiting = self._waiting, []
+            refreshed = False
             if waiting or (self._due() and not self._stopping):
-                self._refresh(waiting)
+                refreshed = self._refresh(waiting)
+            if self.scheduler is not None and not self._stopping and (
+                    refreshed or time.monotonic() - self._ticked >= self.scheduler.interval):
+                self._tick()
 
-    def _refresh(self, waiting: list[_Job]) -> None:
+    def _tick(self) -> None:
+        self._ticked = time.monotonic()
+        try:
+            self.scheduler.tick()
+        except Exception:  # noqa: BLE001 - a failing scenario must not stop the refreshes
+            log.exception("orchestration run failed")
+
+    def _refresh(self, waiting: list[_Job]) -> bool:
         self._dirty = False  # data committed while this runs marks it again
         t0 = time.monotonic()
         try:
@@ -250,7 +267,7 @@ class Refresher:
             self._last = time.monotonic()
             for j in waiting:
                 _settle(j, exc=exc)
-            return
+            return False
         self._last = time.monotonic()
         self.stats.refreshes += 1
         self.stats.refresh_seconds += self._last - t0
@@ -258,6 +275,7 @@ class Refresher:
         data = stats.to_dict() if hasattr(stats, "to_dict") else {}
         for j in waiting:
             _settle(j, result=data)
+        return True
 
 
 def _merge(parts: list[SegmentRows]) -> SegmentRows:
