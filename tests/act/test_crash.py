@@ -22,7 +22,7 @@ import pytest
 
 from parcours.workspace import Workspace
 
-from conftest import SECRET, T0, act_yaml, customer
+from .conftest import SECRET, T0, act_yaml, customer
 
 M = dt.timedelta(minutes=1)
 UNTIL = (T0 + dt.timedelta(days=2)).isoformat()

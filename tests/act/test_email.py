@@ -11,7 +11,7 @@ from parcours.act.ids import unit_hash
 from parcours.cli import app
 from parcours.workspace import Workspace
 
-from conftest import T0, H, act_yaml, customer
+from .conftest import T0, H, act_yaml, customer
 
 M = dt.timedelta(minutes=1)
 runner = CliRunner()

@@ -6,7 +6,7 @@ import datetime as dt
 
 from parcours.act.engine import run_due
 
-from conftest import T0, H, act_yaml, customer
+from .conftest import T0, H, act_yaml, customer
 
 MAIL = "  - action: {kind: email, message: {subject: {fr: s, en: s}, body: {fr: b, en: b}}}\n"
 

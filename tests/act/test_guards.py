@@ -8,7 +8,7 @@ import datetime as dt
 from parcours.act.engine import run_due
 from parcours.act.ids import unit_hash
 
-from conftest import T0, H, act_yaml, customer
+from .conftest import T0, H, act_yaml, customer
 
 PROMO = """\
 name: promo

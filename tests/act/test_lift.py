@@ -18,7 +18,7 @@ from parcours.act.settings import Settings
 from parcours.cli import app
 from parcours.errors import AnalysisError
 
-from conftest import T0, customer
+from .conftest import T0, customer
 
 DAY = dt.timedelta(days=1)
 

@@ -10,7 +10,7 @@ import pandas as pd
 from parcours.act.engine import on_ingest
 from parcours.act.scheduler import Scheduler
 
-from conftest import act_yaml, customer
+from .conftest import act_yaml, customer
 
 WELCOME = """\
 name: welcome

@@ -11,8 +11,8 @@ import pandas as pd
 
 from parcours.workspace import Workspace
 
-from conftest import act_yaml, customer
-from web.conftest import Live, new_workspace  # tests/ is on sys.path: its conftest.py is there
+from ..web.conftest import Live, new_workspace
+from .conftest import act_yaml, customer
 
 WELCOME = """name: cart-now
 entry:

@@ -15,7 +15,7 @@ from parcours.act.ids import unit_hash
 from parcours.act.simulate import simulate
 from parcours.cli import app
 
-from conftest import T0, H, act_yaml, customer
+from .conftest import T0, H, act_yaml, customer
 
 DAY = dt.timedelta(days=1)
 

@@ -13,7 +13,7 @@ from parcours.analysis.attribution import (
     NO_TOUCH, _sql_transition_counts, attribution, load_paths, markov_removal_effects, transition_counts)
 from parcours.errors import AnalysisError
 
-from conftest import T0, complete, load_journey
+from .conftest import T0, complete, load_journey
 
 M = dt.timedelta(minutes=1)
 D = dt.timedelta(days=1)

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from parcours.analysis.attribution import MODELS, attribution
 from parcours.errors import AnalysisError
 
-from conftest import T0, refreshed_workspace
+from .conftest import T0, refreshed_workspace
 
 
 def workspace(events):

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from parcours.analysis.cac import NO_GROUP, cac
 from parcours.errors import AnalysisError
 
-from conftest import T0, complete, load_journey
+from .conftest import T0, complete, load_journey
 
 D = dt.timedelta(days=1)
 

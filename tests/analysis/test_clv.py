@@ -18,7 +18,7 @@ from parcours.analysis.clv import BgNbd, GammaGamma, bgnbd_log_likelihood, clv, 
 from parcours.data.store import Store
 from parcours.errors import AnalysisError
 
-from conftest import T0, complete, load_journey, refreshed_workspace
+from .conftest import T0, complete, load_journey, refreshed_workspace
 
 CDNOW = Path(__file__).resolve().parents[1] / "data" / "cdnow" / "cdnow_customers_summary_with_transactions.csv"
 H = dt.timedelta(hours=1)

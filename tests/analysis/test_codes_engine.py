@@ -19,7 +19,7 @@ from parcours.analysis.paths import paths, transitions
 from parcours.errors import AnalysisError
 from parcours.journey import parse_model, refresh
 
-from conftest import scratch_store
+from .conftest import scratch_store
 
 MODEL = parse_model("""
 name: test

@@ -15,8 +15,8 @@ from scipy import stats
 from parcours.analysis.compare import compare, nps_difference, two_proportions
 from parcours.errors import AnalysisError
 
-from conftest import T0
-from test_segments import make_workspace
+from .conftest import T0
+from .test_segments import make_workspace
 
 STEPS = ["product_view", "add_to_cart", "purchase"]
 

@@ -16,7 +16,7 @@ from parcours.analysis.feedback import emotion_by, feedback
 from parcours.data.schema import FEEDBACK, FEEDBACK_KINDS
 from parcours.errors import AnalysisError
 
-from conftest import T0, load_customers, load_journey
+from .conftest import T0, load_customers, load_journey
 
 D = dt.timedelta(days=1)
 Z = 1.959963984540054
@@ -429,7 +429,7 @@ timed_answer = st.builds(
 @settings(max_examples=12, deadline=None)
 @given(st.lists(timed_answer, max_size=15), st.lists(raw_event, max_size=15), st.sampled_from([None, "week"]))
 def test_codes_engine_equals_portable(rows, events, period):
-    from conftest import scratch_store
+    from .conftest import scratch_store
 
     with scratch_store() as store:
         refreshed(store, events)
@@ -445,7 +445,7 @@ def test_codes_engine_equals_portable(rows, events, period):
 def test_engines_on_a_refreshed_store(engine):
     # an answer at the very time of an event takes that event's stage; two events at one time:
     # the later imported; an answer by an id stitched to another person goes to that person
-    from conftest import scratch_store
+    from .conftest import scratch_store
 
     H = dt.timedelta(hours=1)
     with scratch_store() as store:

@@ -14,7 +14,7 @@ from parcours.analysis._common import Step, as_steps, parse_duration
 from parcours.analysis.funnel import Exclusion, funnel, funnel_people, funnel_trends
 from parcours.errors import AnalysisError
 
-from conftest import T0, complete, load_customers, load_journey
+from .conftest import T0, complete, load_customers, load_journey
 
 H = dt.timedelta(hours=1)
 M = dt.timedelta(minutes=1)

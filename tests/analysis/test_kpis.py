@@ -21,7 +21,7 @@ from parcours.errors import AnalysisError
 from parcours.journey.assign import refresh
 from parcours.journey.model import load_template
 
-from conftest import load_customers, scratch_store
+from .conftest import load_customers, scratch_store
 
 T0 = dt.datetime(2024, 3, 4, 8, 0, tzinfo=dt.timezone.utc)
 H = dt.timedelta(hours=1)

@@ -24,7 +24,7 @@ from parcours.analysis.significance import benjamini_hochberg, rate_test, scan_p
 from parcours.errors import AnalysisError
 from parcours.synth.frictions import KINDS as SYNTH_KINDS
 
-from conftest import T0, load_customers, load_journey, scratch_store
+from .conftest import T0, load_customers, load_journey, scratch_store
 
 DAY = dt.timedelta(days=1)
 STAGES = {"consideration": 0, "purchase": 1, "retention": 2}

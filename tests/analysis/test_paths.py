@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from parcours.analysis.paths import MATRIX_DEPTH, paths
 from parcours.errors import AnalysisError
 
-from conftest import T0, complete, load_journey
+from .conftest import T0, complete, load_journey
 
 M = dt.timedelta(minutes=1)
 STAGES = {"s0": 0, "s1": 1, "s2": 2}

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from parcours.analysis.retention import period_start, retention
 from parcours.errors import AnalysisError
 
-from conftest import T0, load_journey
+from .conftest import T0, load_journey
 
 D = dt.timedelta(days=1)
 

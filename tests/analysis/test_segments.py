@@ -22,7 +22,7 @@ from parcours.data.store import Store
 from parcours.errors import AnalysisError, ConfigError
 from parcours.workspace import Workspace
 
-from conftest import T0, complete, load_customers, load_journey
+from .conftest import T0, complete, load_customers, load_journey
 
 PEOPLE = [f"p{i}" for i in range(6)]
 EVENTS = ["page_view", "product_view", "add_to_cart", "purchase"]

@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
 
 import pytest
 from rich.console import Console
 
-sys.path.insert(0, str(Path(__file__).parent))
-
-from render_support import browser  # noqa: E402,F401  (a fixture)
+from .render_support import browser  # noqa: F401  (a fixture)
 
 
 @pytest.fixture(scope="session")

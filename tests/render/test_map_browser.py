@@ -12,7 +12,7 @@ from parcours.render.map_data import journey_map
 from parcours.render.map_html import write_map
 from parcours.workspace import Workspace
 
-from render_support import check_layout
+from .render_support import check_layout
 
 
 @pytest.fixture(scope="module")
@@ -62,7 +62,7 @@ def test_json_and_markdown_carry_the_same_map(maps, tmp_path):
 
 def test_png_and_svg_exports(maps, tmp_path):
     pytest.importorskip("playwright")  # same condition as the browser tests: chromium is here
-    from render_support import CHROMIUM
+    from .render_support import CHROMIUM
     from pathlib import Path
 
     if not Path(CHROMIUM).exists():
@@ -87,7 +87,7 @@ def test_unknown_extension_is_a_clear_error(maps, tmp_path):
 def test_the_layout_checks_catch_a_broken_page(browser, tmp_path):
     """The measures the tests rely on do see an overflowing cell and two overlapping labels."""
     from parcours.render.html import page as html_page
-    from render_support import LAYOUT_JS
+    from .render_support import LAYOUT_JS
 
     cells = ('<div class="jm-corner"></div><div class="jm-head" data-stage="a">A</div>'
              '<div class="jm-head" data-stage="b">B</div><div class="jm-lane">lane</div>'

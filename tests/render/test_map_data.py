@@ -18,7 +18,7 @@ from parcours.journey.model import load_template
 from parcours.predict.sentiment import score_texts
 from parcours.render.map_data import TOP, _moments_of_truth, _top_items, designed_vs_lived, journey_map
 
-from render_support import T0, build, staged_events
+from .render_support import T0, build, staged_events
 
 MODEL = load_template("cinq-etapes")
 H = dt.timedelta(hours=1)

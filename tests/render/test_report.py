@@ -17,7 +17,7 @@ from parcours.data.store import Store
 from parcours.journey.model import load_template
 from parcours.render.report import SECTIONS, build_report, write_report
 
-from render_support import T0, build, check_layout
+from .render_support import T0, build, check_layout
 
 runner = CliRunner()
 

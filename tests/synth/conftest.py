@@ -1,11 +1,6 @@
-import sys
-from pathlib import Path
-
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
-
-from parcours.synth import generate  # noqa: E402
+from parcours.synth import generate
 
 MID = 20_000
 

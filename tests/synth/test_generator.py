@@ -11,12 +11,13 @@ import numpy as np
 import pytest
 from scipy.stats import chi2_contingency
 
-import measure
 from parcours.data.schema import TABLES
 from parcours.errors import ConfigError
 from parcours.synth import KINDS, generate, load_config
 from parcours.synth.texts import MARKERS
 from parcours.synth.world import EVENTS
+
+from . import measure
 
 pytestmark = pytest.mark.slow
 

@@ -6,15 +6,12 @@ look a customer up. Screenshots go to a temporary folder (or ``PARCOURS_SHOTS``)
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 
 import pytest
 from rich.console import Console
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "render"))
-
-from render_support import LAPTOPS, browser  # noqa: E402,F401  (a fixture)
+from ..render.render_support import LAPTOPS, browser  # noqa: F401  (a fixture)
 
 from parcours.web.keys import add_key  # noqa: E402
 from parcours.web.users import add_user  # noqa: E402
