@@ -1128,7 +1128,7 @@ def _print_painpoints(result, lang: str) -> None:
 def moments(
     directory: Path = typer.Argument(..., help="Workspace folder."),
     min_exposed: int = typer.Option(30, "--min-exposed", help="Only touchpoints met by at least this many people."),
-    outcome: str = typer.Option("conversion", "--outcome", help="conversion or satisfaction."),
+    outcome: str = typer.Option("conversion", "--outcome", help="conversion, retention (repeat purchase) or satisfaction."),
     segment: Optional[str] = SegmentOpt,
     as_json: bool = JsonOpt,
     lang: Optional[str] = LangOpt,

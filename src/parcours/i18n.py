@@ -68,6 +68,8 @@ MESSAGES: dict[str, dict[str, str]] = {
                                  "en": "Moments of truth: effect on conversion (adjusted for the stage reached)"},
     "moments.title.satisfaction": {"fr": "Moments de vérité : effet sur la satisfaction (ajusté sur l'étape atteinte)",
                                    "en": "Moments of truth: effect on satisfaction (adjusted for the stage reached)"},
+    "moments.title.retention": {"fr": "Moments de vérité : effet sur le réachat (ajusté sur l'étape atteinte)",
+                                "en": "Moments of truth: effect on repeat purchase (adjusted for the stage reached)"},
     "col.lost_per_month": {"fr": "conversions perdues / mois", "en": "conversions lost / month"},
     "col.revenue_per_month": {"fr": "CA perdu / mois", "en": "revenue lost / month"},
     "col.exposed": {"fr": "exposés", "en": "exposed"},

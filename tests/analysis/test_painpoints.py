@@ -400,8 +400,22 @@ def test_generated_frictions_are_found_and_noise_is_not(tmp_path):
 # -- moments of truth -------------------------------------------------------------------
 
 
-def reference_moments(events, conversions=("purchase",)):
-    """Per touchpoint: (exposed, pooled difference, crude difference), every rule spelled out."""
+def reference_moments(events, conversions=("purchase",), outcome="conversion"):
+    """Per touchpoint: (exposed, pooled difference, crude difference), every rule spelled out.
+
+    conversion: people who converted before the moment are left out, success is a conversion
+    at or after it; retention: only people who converted at or before it count (customers),
+    success is a conversion strictly after it."""
+    retention = outcome == "retention"
+
+    def eligible(first_conv, ts):
+        if retention:
+            return first_conv is not None and first_conv <= ts
+        return first_conv is None or not first_conv < ts
+
+    def success(convs, ts):
+        return any(c > ts for c in convs) if retention else any(c >= ts for c in convs)
+
     from parcours.analysis.moments import stratified_difference
 
     by_person = defaultdict(list)
@@ -428,10 +442,10 @@ def reference_moments(events, conversions=("purchase",)):
                 continue
             exposed_people.add(person)
             e, before = hit
-            if first_conv is not None and first_conv < e["timestamp"]:
+            if not eligible(first_conv, e["timestamp"]):
                 continue
             s = strata[(before, e["channel"] or "")]
-            s[0] += any(c >= e["timestamp"] for c in convs)
+            s[0] += success(convs, e["timestamp"])
             s[1] += 1
         n_exposed = sum(s[1] for s in strata.values())
         if not n_exposed:
@@ -442,10 +456,10 @@ def reference_moments(events, conversions=("purchase",)):
                 continue
             for r in ranks:
                 at = next((e for e, _, best in rows if best >= r), None)
-                if at is None or (first_conv is not None and first_conv < at["timestamp"]):
+                if at is None or not eligible(first_conv, at["timestamp"]):
                     continue
                 for key in ((r, at["channel"] or ""), (r, None)):  # None: any channel
-                    pools[key][0] += any(c >= at["timestamp"] for c in convs)
+                    pools[key][0] += success(convs, at["timestamp"])
                     pools[key][1] += 1
         for (r, ch), s in strata.items():
             s[2], s[3] = pools[(r, ch)] if pools[(r, ch)][1] else pools[(r, None)]
@@ -454,16 +468,17 @@ def reference_moments(events, conversions=("purchase",)):
     return out
 
 
-@given(st.lists(event_st, min_size=1, max_size=25))
-@settings(max_examples=15, deadline=None)
-def test_moments_equal_the_plain_stratified_reference(rows):
+@given(st.lists(event_st, min_size=1, max_size=25), st.sampled_from(["conversion", "retention"]))
+@settings(max_examples=24, deadline=None)
+def test_moments_equal_the_plain_stratified_reference(rows, outcome):
     from parcours.analysis.moments import moments_of_truth
 
     events = [dict(e, seq=i) for i, e in enumerate(random_events(rows))]
     with scratch_store() as store:
         load_journey(store, events)
-        got = {m.touchpoint: m for m in moments_of_truth(store, conversions=("purchase",), min_exposed=1).moments}
-    want = {tp: w for tp, w in reference_moments(events).items() if w[1] == w[1]}  # NaN: no comparison
+        got = {m.touchpoint: m for m in moments_of_truth(store, outcome=outcome, conversions=("purchase",),
+                                                         min_exposed=1).moments}
+    want = {tp: w for tp, w in reference_moments(events, outcome=outcome).items() if w[1] == w[1]}  # NaN: none
     assert set(got) == set(want)
     for tp, (n, effect, crude) in want.items():
         assert got[tp].exposed == n
@@ -524,6 +539,30 @@ def test_cli_painpoints_and_moments(tmp_path):
     scoped = runner.invoke(app, ["painpoints", str(tmp_path / "ws"), "--segment", "app", "--json"])
     assert scoped.exit_code == 0, scoped.output  # the app people alone: the outage is still there
     assert [p["touchpoint"] for p in json.loads(scoped.output)["painpoints"]] == ["payment_page"]
+
+
+def test_a_touchpoint_that_brings_customers_back_is_a_positive_retention_moment(journey_store):
+    """After a first purchase, members who open the loyalty page buy again more often; the page
+    seen before any purchase does not count (those people are not customers yet)."""
+    rnd = random.Random(9)
+    events = []
+    for i in range(1500):
+        p = f"p{i:05d}"
+        t = T0 + rnd.randrange(60) * DAY
+        events.append(ev(p, t, "purchase", "confirmation", "purchase", value=30.0))
+        loyal = rnd.random() < 0.3
+        events.append(ev(p, t + DAY, "page_view", "loyalty" if loyal else "app_home", "retention", "app"))
+        if rnd.random() < (0.5 if loyal else 0.2):
+            events.append(ev(p, t + 10 * DAY, "purchase", "confirmation", "purchase", value=30.0))
+    from parcours.analysis.moments import moments_of_truth
+
+    result = moments_of_truth(journey_store(events), outcome="retention", conversions=("purchase",))
+    loyalty = next(m for m in result.moments if m.touchpoint == "loyalty")
+    assert loyalty.significant and loyalty.low < 0.3 < loyalty.high and loyalty.effect > 0.2
+    assert result.to_dict()["outcome"] == "retention"
+    # the same journeys judged on first conversion: everyone had bought before the page
+    assert all(m.touchpoint != "loyalty" for m in moments_of_truth(
+        journey_store(events), outcome="conversion", conversions=("purchase",)).moments)
 
 
 def test_a_touchpoint_followed_by_unhappy_answers_is_a_negative_satisfaction_moment(journey_store):

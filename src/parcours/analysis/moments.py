@@ -2,7 +2,8 @@
 
 Outcomes: ``conversion`` (a conversion event at or after the moment), ``satisfaction`` (the
 person's first scored answer at or after the moment is not negative; people who give none
-are left out). Retention is not measured here yet.
+are left out), ``retention`` (among people who had converted at or before the moment, a
+conversion again after it: a repeat purchase).
 
 The obvious confounding is progress: people who reach later stages see more touchpoints and
 convert more, so a raw "converted with vs without" flatters every late touchpoint. The
@@ -19,7 +20,9 @@ effect is therefore estimated within strata of progress and pooled:
 * the unexposed of stratum s are the people who reached stage s (or further) and never met
   the touchpoint, taken from the moment they first reached it;
 * for conversion, people who had already converted by that moment are left out (their
-  outcome is decided); for satisfaction, people with no scored answer after it;
+  outcome is decided); for retention, people who had not converted yet (not customers), the
+  success being a conversion strictly after the moment;
+  for satisfaction, people with no scored answer after it;
 * the per-stratum risk differences are pooled with Mantel–Haenszel weights
   ``n1·n0/(n1+n0)``; the 95 % interval uses the weighted sum of the strata's Wald
   variances. An unexposed person can serve in several strata, which this interval ignores.
@@ -101,17 +104,23 @@ def _mode_stage(hits: pd.DataFrame):
     return None if s.empty else s.value_counts().index[0]
 
 
-OUTCOMES = ("conversion", "satisfaction")
+OUTCOMES = ("conversion", "satisfaction", "retention")
 
 
-def _conversion_outcome(people: pd.Index, ev: pd.DataFrame, conversions):
-    """At time t: eligible unless converted before t; success if a conversion at or after t."""
+def _conversion_outcome(people: pd.Index, ev: pd.DataFrame, conversions, *, customers: bool = False):
+    """At time t: eligible unless converted before t; success if a conversion at or after t.
+
+    ``customers=True`` is retention: eligible only if converted at or before t (a customer: the
+    purchase itself is where the unexposed are taken from), success if they convert again
+    after t."""
     conv = ev[ev.event.isin(conversions)]
     fc = conv.groupby("pid").ts.min().reindex(people).to_numpy()
     lc = conv.groupby("pid").ts.max().reindex(people).to_numpy()
 
     def outcome(idx: np.ndarray, t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         f, last = fc[idx], lc[idx]
+        if customers:
+            return f <= t, last > t
         return ~(f < t), last >= t
 
     return outcome
@@ -140,7 +149,8 @@ def _satisfaction_outcome(people: pd.Index, feedback: pd.DataFrame):
 def moments_of_truth(store, *, outcome: str = "conversion", conversions=("purchase", "repeat_purchase"),
                      min_exposed: int = 30, fdr: float = 0.05, since=None, until=None) -> MomentsResult:
     """Every touchpoint met by at least ``min_exposed`` people, by adjusted effect on the outcome
-    (``conversion``, or ``satisfaction``: the first scored answer after it is not negative)."""
+    (``conversion``; ``retention``: customers converting again; or ``satisfaction``: the first
+    scored answer after it is not negative)."""
     if outcome not in OUTCOMES:
         raise AnalysisError(f"outcome must be one of {', '.join(OUTCOMES)}, not {outcome!r}")
     if isinstance(conversions, str):
@@ -158,8 +168,8 @@ def moments_of_truth(store, *, outcome: str = "conversion", conversions=("purcha
     ranks = [-1] + sorted(int(r) for r in pd.unique(ev.stage_index.dropna()))
     people = pd.Index(pd.unique(ev.pid))
     everyone = np.arange(len(people))
-    judge = (_conversion_outcome(people, ev, conversions) if outcome == "conversion"
-             else _satisfaction_outcome(people, jf.feedback))
+    judge = (_satisfaction_outcome(people, jf.feedback) if outcome == "satisfaction"
+             else _conversion_outcome(people, ev, conversions, customers=outcome == "retention"))
     # per stage rank (-1: the start): when each person first reached it (or further), on which
     # channel, and the outcome from then on
     reach_channel, baseline = {}, {}

@@ -200,6 +200,7 @@ class PainPointsParams(Range):
 
 
 class MomentsParams(Range):
+    outcome: Literal["conversion", "retention", "satisfaction"] = "conversion"
     conversions: Conversions = ["purchase", "repeat_purchase"]
     min_exposed: int = Field(30, ge=1, le=10**9)
     fdr: float = Field(0.05, gt=0.0, lt=1.0)
