@@ -227,6 +227,39 @@ def test_no_journey_tables(tmp_path):
             journey_map(store, MODEL)
 
 
+def test_moments_found_in_the_data_are_on_the_map(tmp_path):
+    """A review page that doubles conversion is placed, marked as measured, in its stage, with
+    the effect `parcours moments` gives; nothing is placed that the analysis does not flag."""
+    import random
+
+    from parcours.analysis.moments import moments_of_truth
+
+    rnd = random.Random(3)
+    events = []
+    for i in range(800):
+        c, t = f"c{i:04d}", T0 + dt.timedelta(days=rnd.randrange(40))
+        events.append({"customer_id": c, "timestamp": t, "event": "product_view", "touchpoint": "product_page",
+                       "channel": "web"})
+        seen = rnd.random() < 0.4
+        if seen:
+            events.append({"customer_id": c, "timestamp": t + H, "event": "review_read", "touchpoint": "reviews",
+                           "channel": "web"})
+        if rnd.random() < (0.6 if seen else 0.2):
+            events.append({"customer_id": c, "timestamp": t + 2 * H, "event": "purchase", "touchpoint": "checkout",
+                           "channel": "web"})
+    with Store(tmp_path / "m.duckdb") as store:
+        build(store, MODEL, events)
+        jm = journey_map(store, MODEL, lang="en")
+        found = moments_of_truth(store)
+    want = {(m.stage, m.touchpoint): m.effect for m in found.moments if m.significant}
+    got = {(s["stage"], m["name"]): m["effect"] for s in jm.stages for m in s["moments_measured"]}
+    assert ("consideration", "reviews") in got and got == pytest.approx(want)
+    assert got[("consideration", "reviews")] > 0.25
+    from parcours.render.map_html import map_markdown, map_page
+
+    assert "✦ reviews" in map_page(jm) and "✦ reviews (+" in map_markdown(jm)
+
+
 # -- random journeys ---------------------------------------------------------------------
 EVENTS = [("ad_click", "google"), ("search", None), ("product_view", "product_page"), ("review_read", "reviews"),
           ("compare", None), ("add_to_cart", "cart"), ("purchase", "checkout"), ("order_delivered", "delivery"),

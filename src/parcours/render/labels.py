@@ -36,6 +36,10 @@ LABELS: dict[str, dict[str, str]] = {
     "map.with": {"fr": "avec", "en": "with"},
     "map.without": {"fr": "sans", "en": "without"},
     "map.went_on": {"fr": "vont plus loin", "en": "go further"},
+    "map.measured_moment": {"fr": "✦ trouvé dans les données : effet sur la conversion {effect} [{low} ; {high}], "
+                                  "ajusté sur l'étape atteinte, {n} personnes",
+                            "en": "✦ found in the data: effect on conversion {effect} [{low}, {high}], "
+                                  "adjusted for the stage reached, {n} people"},
     "map.next": {"fr": "vers l'étape suivante", "en": "to the next stage"},
     "map.back_to": {"fr": "retour vers {stage}", "en": "back to {stage}"},
     "map.skip_to": {"fr": "saut vers {stage}", "en": "skip to {stage}"},

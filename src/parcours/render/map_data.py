@@ -242,6 +242,23 @@ def _moments_of_truth(store, model) -> dict[str, list[dict]]:
     return out
 
 
+def measured_moments(store, top: int = 3) -> dict[str, list[dict]]:
+    """The data's own moments of truth (``parcours moments``: effect on conversion adjusted for
+    progress), the significant ones, in the stage where each is met most, strongest first."""
+    from ..analysis.moments import moments_of_truth
+
+    try:
+        result = moments_of_truth(store)
+    except AnalysisError:
+        return {}
+    out: dict[str, list[dict]] = {}
+    for m in sorted(result.moments, key=lambda m: -abs(m.effect)):
+        if m.significant and m.stage is not None:
+            out.setdefault(m.stage, []).append({"name": m.touchpoint, "effect": m.effect, "low": m.low,
+                                                "high": m.high, "exposed": m.exposed})
+    return {sid: found[:top] for sid, found in out.items()}
+
+
 def _q(s: str) -> str:
     return str(s).replace("'", "''")
 
@@ -450,6 +467,7 @@ def journey_map(store, model, *, lang: str = "fr", persona: str | None = None,
     dvl = designed_vs_lived(store, model, lang)
     top = _top_items(store)
     mots = _moments_of_truth(store, model)
+    measured = measured_moments(store)
     scores = text_scores(store)
     emotions, emo_note = _emotions(store, lang, scores)
     pains, pain_note = pain_points(store, lang) if pains is None else pains
@@ -483,6 +501,7 @@ def journey_map(store, model, *, lang: str = "fr", persona: str | None = None,
             },
             "pain_points": [p for p in pains if p.get("stage") == sid],
             "moments_of_truth": mots.get(sid, []),
+            "moments_measured": measured.get(sid, []),
             "kpis": ks["kpis"],
             "moves": {
                 "next": nxt,

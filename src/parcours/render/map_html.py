@@ -63,8 +63,9 @@ def _kpi_value(v, metric: str, lang: str) -> str:
     return num(v, lang, 0 if abs(v) >= 10 else 2)
 
 
-def _mots(mots: list[dict], lang: str) -> str:
-    if not mots:
+def _mots(mots: list[dict], lang: str, measured: list[dict] = ()) -> str:
+    """Declared moments (went further with vs without), then the data's own (marked ✦)."""
+    if not mots and not measured:
         return f'<span class="muted">{label("map.none", lang)}</span>'
     lis = []
     for m in mots:
@@ -75,6 +76,11 @@ def _mots(mots: list[dict], lang: str) -> str:
         val = _lift(lift)
         lis.append(f'<li class="{cls}" title="{esc(detail)}"><span class="n">{name(m["name"])}</span>'
                    f'<span class="v">{esc(val)}</span></li>')
+    for m in measured:
+        detail = label("map.measured_moment", lang, effect=_lift(m["effect"]), low=_lift(m["low"]),
+                       high=_lift(m["high"]), n=m["exposed"])
+        lis.append(f'<li class="{"met" if m["effect"] >= 0 else "missed"}" title="{esc(detail)}">'
+                   f'<span class="n">✦ {name(m["name"])}</span><span class="v">{esc(_lift(m["effect"]))}</span></li>')
     return '<ul class="items">' + "".join(lis) + "</ul>"
 
 
@@ -226,7 +232,7 @@ def _grid(jm: JourneyMap) -> str:
     row("channels", lambda s: _items(s["channels"], lang))
     span("emotion", _emotion_strip(stages, lang))
     row("pain_points", lambda s: _pains(s["pain_points"], lang))
-    row("moments_of_truth", lambda s: _mots(s["moments_of_truth"], lang))
+    row("moments_of_truth", lambda s: _mots(s["moments_of_truth"], lang, s.get("moments_measured", [])))
     row("kpis", lambda s: _kpis(s["kpis"], lang))
     span("moves", _moves_strip(stages, jm.customers, lang))
     for lane in BLUEPRINT_LANES:
@@ -332,7 +338,9 @@ def map_markdown(jm: JourneyMap) -> str:
                      f'{label("map.designed", lang)} {signed(s["emotion"]["designed"], lang)}'] for s in stages],
         "pain_points": [[p.get("title") or p.get("label") or p.get("kind") or "?" for p in s["pain_points"]]
                         for s in stages],
-        "moments_of_truth": [[f'{m["name"]} ({_lift(m["lift"])})' for m in s["moments_of_truth"]] for s in stages],
+        "moments_of_truth": [[f'{m["name"]} ({_lift(m["lift"])})' for m in s["moments_of_truth"]]
+                             + [f'✦ {m["name"]} ({_lift(m["effect"])})' for m in s.get("moments_measured", [])]
+                             for s in stages],
         "kpis": [[f'{k["label"]}: {_kpi_value(k["value"], k["metric"], lang)} / '
                   f'{_kpi_value(k["target"], k["metric"], lang)} {({True: "✔", False: "✘", None: "?"})[k["met"]]}'
                   for k in s["kpis"]] for s in stages],
