@@ -1,4 +1,5 @@
-"""A generated, imported and refreshed workspace under bench/out/, built once and reused.
+"""Shared by the bench scripts: a timer, and a generated, imported and refreshed workspace
+under bench/out/, built once and reused.
 
 Generating and importing 100M events takes minutes: the benchmarks measure analyses, not
 that, so the workspace is kept between runs (``bench/out/`` is gitignored).
@@ -11,6 +12,13 @@ import time
 from pathlib import Path
 
 OUT = Path(__file__).parent / "out"
+
+
+def timed(fn):
+    """(seconds, result) of ``fn()``: what every bench script measures with."""
+    t0 = time.perf_counter()
+    out = fn()
+    return time.perf_counter() - t0, out
 
 
 def workspace(people: int, seed: int = 1, out: Path = OUT):

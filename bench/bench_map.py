@@ -20,15 +20,10 @@ import tempfile
 import time
 from pathlib import Path
 
+from _workspace import timed  # bench/ is the script's folder, first on sys.path
 from parcours.data.importer import import_file
 from parcours.synth import generate
 from parcours.workspace import Workspace
-
-
-def timed(fn):
-    t0 = time.perf_counter()
-    out = fn()
-    return time.perf_counter() - t0, out
 
 
 def main() -> int:

@@ -19,6 +19,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from _workspace import timed  # bench/ is the script's folder, first on sys.path
 from parcours.analysis.friction_match import matches, score
 from parcours.analysis.painpoints import painpoints
 from parcours.data.importer import import_file
@@ -36,12 +37,6 @@ def build(folder: Path, customers: int, seed: int, frictions) -> tuple[Workspace
     ws.refresh()
     truth = json.loads((folder / "data" / "truth.json").read_text())["frictions"]
     return ws, truth
-
-
-def timed(fn):
-    t0 = time.perf_counter()
-    out = fn()
-    return time.perf_counter() - t0, out
 
 
 def main() -> int:

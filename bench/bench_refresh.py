@@ -21,17 +21,12 @@ from pathlib import Path
 
 import pandas as pd
 
+from _workspace import timed  # bench/ is the script's folder, first on sys.path
 from parcours.data.identity import stitch
 from parcours.data.importer import import_file, import_frame
 from parcours.journey.assign import refresh
 from parcours.synth import generate
 from parcours.workspace import Workspace
-
-
-def timed(fn):
-    t0 = time.perf_counter()
-    out = fn()
-    return time.perf_counter() - t0, out
 
 
 def main() -> int:

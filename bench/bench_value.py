@@ -29,6 +29,8 @@ import statistics
 import time
 from pathlib import Path
 
+from _workspace import timed  # bench/ is the script's folder, first on sys.path
+
 OUT = Path(__file__).parent / "out"
 
 
@@ -61,12 +63,6 @@ def build(people: int, copy_from: Path | None) -> Path:
         shutil.rmtree(data, ignore_errors=True)
     (path / "READY").write_text("ok")
     return path
-
-
-def timed(fn):
-    t0 = time.perf_counter()
-    out = fn()
-    return time.perf_counter() - t0, out
 
 
 def main() -> int:
