@@ -83,6 +83,15 @@ async def form(request: Request) -> dict[str, list[str]]:
     return parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True)
 
 
+async def posted(request: Request, role: str) -> tuple:
+    """(session, form) of a page's POST: the user has ``role`` and the form's CSRF token is the
+    session's; every form that changes something goes through here, so none can skip the check."""
+    session = need(request, role)
+    data = await form(request)
+    check_csrf(request, session, first(data, "csrf"))
+    return session, data
+
+
 def first(data: dict, key: str, default: str = "") -> str:
     return (data.get(key) or [default])[0]
 
@@ -167,8 +176,7 @@ async def login(request: Request) -> Response:
 
 @router.post("/logout")
 async def logout(request: Request) -> Response:
-    session = need(request)
-    check_csrf(request, session, first(await form(request), "csrf"))
+    await posted(request, "viewer")
     await anyio.to_thread.run_sync(request.app.state.sessions.drop, request.cookies.get(COOKIE))
     response = RedirectResponse("/login", status_code=303)
     response.delete_cookie(COOKIE, path="/")
@@ -256,9 +264,7 @@ def _admin_lists(server) -> dict:
 
 @router.post("/app/users")
 async def create_user(request: Request) -> Response:
-    session = need(request, "admin")
-    data = await form(request)
-    check_csrf(request, session, first(data, "csrf"))
+    session, data = await posted(request, "admin")
     server = request.app.state.server
     password, user = await anyio.to_thread.run_sync(
         lambda: add_user(server.reader(), first(data, "name").strip(), first(data, "role")))
@@ -272,9 +278,7 @@ async def create_or_revoke_key(request: Request) -> Response:
     """Admin: a new API key (shown once on the answer page), or revoke one by id."""
     from .keys import add_key, revoke_key
 
-    session = need(request, "admin")
-    data = await form(request)
-    check_csrf(request, session, first(data, "csrf"))
+    session, data = await posted(request, "admin")
     server, created = request.app.state.server, None
     if first(data, "revoke"):
         await anyio.to_thread.run_sync(lambda: revoke_key(server.reader(), first(data, "revoke")))
@@ -289,9 +293,7 @@ async def create_or_revoke_key(request: Request) -> Response:
 
 @router.post("/app/segments")
 async def save_segment(request: Request) -> Response:
-    session = need(request, "analyst")
-    data = await form(request)
-    check_csrf(request, session, first(data, "csrf"))
+    session, data = await posted(request, "analyst")
     from ..analysis.segments import save_segment as save
 
     server = request.app.state.server

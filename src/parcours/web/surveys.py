@@ -142,12 +142,9 @@ async def _survey(request: Request, survey_id: str) -> Survey:
 
 @router.post("/app/surveys", include_in_schema=False)
 async def create(request: Request) -> Response:
-    from .pages import first, form, need
-    from .sessions import check_csrf
+    from .pages import first, posted
 
-    session = need(request, "analyst")
-    data = await form(request)
-    check_csrf(request, session, first(data, "csrf"))
+    session, data = await posted(request, "analyst")
     await anyio.to_thread.run_sync(lambda: create_survey(
         _store(request), first(data, "kind"), question_fr=first(data, "question_fr").strip(),
         question_en=first(data, "question_en").strip(), free_text=first(data, "free_text") == "on",
