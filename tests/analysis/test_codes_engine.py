@@ -7,13 +7,16 @@ test_funnel.py, test_paths.py and test_kpis.py; equality here carries that over.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 
+import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from parcours.analysis import journey_codes as jc
 from parcours.analysis.funnel import funnel, funnel_people, funnel_trends
 from parcours.analysis.paths import paths, transitions
 from parcours.errors import AnalysisError
@@ -62,9 +65,36 @@ def build(store, raw: list[dict]):
     return store
 
 
+@contextlib.contextmanager
+def sliced(parts: int = 3):
+    """Customers cut into ``parts`` slices that run on threads, even in these small tables."""
+    old = jc.PARALLEL_MIN_ROWS, jc.workers
+    jc.PARALLEL_MIN_ROWS, jc.workers = 0, (lambda: parts)
+    try:
+        yield
+    finally:
+        jc.PARALLEL_MIN_ROWS, jc.workers = old
+
+
 def both(fn, store, **kw):
-    """The result of ``fn`` with each engine, as dicts."""
-    return fn(store, engine="codes", **kw).to_dict(), fn(store, engine="portable", **kw).to_dict()
+    """The result of ``fn`` with each engine, as dicts; the codes engine also in slices."""
+    fast = fn(store, engine="codes", **kw).to_dict()
+    with sliced():
+        assert fn(store, engine="codes", **kw).to_dict() == fast
+    return fast, fn(store, engine="portable", **kw).to_dict()
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.integers(0, 6), max_size=40).map(sorted), st.integers(1, 5), st.integers(0, 3))
+def test_customer_slices_cover_the_rows_and_never_split_a_customer(groups, parts, min_rows):
+    g = np.array(groups, dtype=np.int64)
+    slices = jc.customer_slices(g, parts=parts, min_rows=min_rows)
+    assert [s.start for s in slices] == [0] + [s.stop for s in slices[:-1]]
+    assert slices[-1].stop == len(g) and all(s.stop > s.start for s in slices[1:]) and len(slices) <= parts
+    for s in slices[1:]:
+        assert g[s.start] != g[s.start - 1]
+    if parts > 1 and len(g) >= min_rows and len(g) and g[-1] != g[len(g) // parts - 1]:
+        assert len(slices) >= 2  # a customer changes after the first cut: it is used
 
 
 step = st.one_of(

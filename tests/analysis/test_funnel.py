@@ -225,6 +225,32 @@ def test_people_and_trends_agree_with_the_funnel(shared_store, events, params, p
         assert trends.periods == []
 
 
+# Journeys over four days: trends must pick each period's best attempt on its own.
+spread_event = st.fixed_dictionaries({
+    "person_id": st.sampled_from(["p1", "p1", "p2", "p3"]),
+    "timestamp": st.integers(0, 40).map(lambda n: T0 + n * 2 * H),
+    "event": st.sampled_from(NAMES),
+})
+
+
+@settings(max_examples=60, deadline=None)
+@given(events=st.lists(spread_event, max_size=30), steps=st.lists(step, min_size=1, max_size=3),
+       window=st.sampled_from(["3h", "12h", "1d", "3d"]), order=st.sampled_from(["ordered", "strict", "unordered"]))
+def test_trends_per_day_equal_the_reference_per_day(shared_store, events, steps, window, order):
+    load_journey(shared_store, events)
+    got = {p["period"]: engine_summary(p["steps"])
+           for p in funnel_trends(shared_store, steps, period="day", window=window, order=order).periods}
+    want = {}
+    for day in sorted({e["timestamp"].date() for e in events}):
+        lo = dt.datetime.combine(day, dt.time())
+        best = reference_funnel(events, steps, window, order, since=lo, until=lo + dt.timedelta(days=1))
+        if best:
+            want[day.isoformat()] = summarise(best, len(steps))
+    assert got.keys() == want.keys()
+    for day in want:
+        same(got[day], want[day])
+
+
 # -- worked examples --------------------------------------------------------------------
 
 

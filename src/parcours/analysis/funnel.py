@@ -2,16 +2,19 @@
 
 How it is computed (semantics in ``docs/analyses.md``):
 
-1. In DuckDB, through Ibis: keep the events that match a step or an exclusion, flag which,
-   and sort them by (customer, timestamp, seq). For ``strict`` order, window functions first
-   count, for each event, the customer's events strictly before and up to its timestamp, so
-   "was anything in between?" becomes a subtraction.
-2. In numpy, over those filtered rows: every step-1 event starts an attempt, and the attempts
-   of all customers advance one step at a time together: the next step is the first matching
-   event at or after the current one (``np.searchsorted`` over the step's sorted positions).
-   That is K vectorised passes, O(n log n), and no Python loop per customer. The same greedy
-   search written as SQL needs one self-join or ASOF join per step and per tie rule; the
-   sorted pass states the rule once and runs in a second on millions of rows.
+1. In DuckDB: keep the events that match a step or an exclusion, with one integer of flag
+   bits saying which, in (customer, timestamp, seq) order (the stored order of
+   ``journey_events``, or sorted through Ibis over ``journey_view``). For ``strict`` order,
+   window functions first count, for each event, the customer's events strictly before and
+   up to its timestamp, so "was anything in between?" becomes a subtraction.
+2. In numpy, over those rows, in slices of customers on threads (numpy releases the GIL):
+   every step-1 event starts an attempt; the next step is the first matching event at or
+   after the current one (``np.searchsorted`` over the step's sorted positions), so the
+   attempts of all customers advance one step at a time together, with no Python loop per
+   customer. Step-1 events that cannot be a best attempt are dropped first, and the starts
+   that reach the same step-2 event share one search (they differ only by their deadline).
+   The same greedy search written as SQL needs one self-join or ASOF join per step and per
+   tie rule; the sorted passes state the rule once.
 3. Each customer (or account) keeps its best attempt; counts, times and breakdowns are
    aggregated from those.
 """
@@ -379,13 +382,16 @@ def _candidates(store, plan: _Plan, since, until):
     if plan.attribute is not None:
         attrs = customer_attribute(store, plan.attribute)
         e = e.left_join(attrs, e.who == attrs.customer_id).drop("customer_id")
-    return e.order_by("who", "timestamp", "seq", "event_id").to_pyarrow()
+    return _Rows.of(e.order_by("who", "timestamp", "seq", "event_id").to_pyarrow(), plan)
 
 
-def _candidates_codes(store, plan: _Plan, since, until, sort: bool = False):
+def _candidates_codes(store, plan: _Plan, since, until, sort: bool = False) -> "_Rows":
     """:func:`_candidates` over journey_events: step names become codes once, ``who`` is the
     integer person (or account) key, and the raw events are joined only for property
-    conditions. The rows are already in order when the table is scanned as stored."""
+    conditions. The step and exclusion flags come as the bits of one integer column, and the
+    rows are already in order when the table is scanned as stored."""
+    if len(plan.steps) + len(plan.exclusions) > 62:
+        raise AnalysisError("a funnel takes at most 62 steps and exclusions together")
     key = jc.WHO[plan.who]
     t = store.table("journey_events")
     lo = jc.epoch_us(since)
@@ -411,7 +417,14 @@ def _candidates_codes(store, plan: _Plan, since, until, sort: bool = False):
         conds += [_json_equals(t.properties[k], v) for k, v in step.properties.items()]
         return ibis.and_(*conds).fill_null(False)
 
-    cols = {"who": t[key], "timestamp": t.ts}
+    conds = [matches(s) for s in plan.steps] + [is_("event", x.event).fill_null(False) for x in plan.exclusions]
+    by_code = _bits_by_event(plan, dims["event"])
+    if by_code is not None:  # one CASE on event_code gives every bit: several times cheaper
+        bits = t.event_code.cases(*by_code.items(), else_=0) if by_code else ibis.literal(0)
+    else:
+        bits = sum((c.ifelse(1 << i, 0) for i, c in enumerate(conds)), ibis.literal(0))
+    width = next(w for w in (8, 16, 32, 64) if len(conds) < w)  # the narrowest signed integer
+    cols = {"who": t[key], "timestamp": t.ts, "flags": bits.cast(f"int{width}")}
     if sort:
         cols["seq"] = t.seq
     if plan.order == "strict":
@@ -419,29 +432,82 @@ def _candidates_codes(store, plan: _Plan, since, until, sort: bool = False):
         cols["n_before"] = ibis.rank().over(group_by=t[key], order_by=t.ts)
         cols["n_upto"] = t.ts.count().over(mine) - ibis.rank().over(group_by=t[key], order_by=t.ts.desc())
     if plan.by is not None:
-        cols["value"] = t[jc.DIMS[plan.by][3]]
-    flags = {f"s{i}": matches(s) for i, s in enumerate(plan.steps)}
-    flags |= {f"x{i}": is_("event", x.event).fill_null(False) for i, x in enumerate(plan.exclusions)}
-    e = t.select(**cols, **flags)
-    e = e.filter(ibis.or_(*[e[f] for f in flags]))
+        cols["value"] = t[jc.DIMS[plan.by][3]].fill_null(-1)
+    e = t.select(**cols)
+    # Filtering on the bits, not with IN (...): DuckDB runs IN as a join, which loses the
+    # stored order.
+    e = e.filter(e.flags != 0)
     if sort:
         e = e.order_by("who", "timestamp", "seq")
-    rows = e.to_pyarrow()
-    if not sort and not _in_order(rows):  # DuckDB did not keep the stored order
+    rows = _Rows.of(e.to_pyarrow(), plan)
+    if not sort and not rows.in_order():  # DuckDB did not keep the stored order
         return _candidates_codes(store, plan, since, until, sort=True)
     if plan.by is not None:
-        codes = rows.column("value").fill_null(-1).to_numpy()
-        names = jc.names(store, plan.by)[codes + 1]
-        rows = rows.set_column(rows.schema.get_field_index("value"), "value", pa.array(names, pa.string()))
+        rows.extra["value"] = jc.names(store, plan.by)[rows.extra["value"] + 1]
     return rows
 
 
-def _in_order(rows) -> bool:
-    """(who, timestamp) never decrease: the stored order came through the scan."""
-    who, ts = (rows.column(c).to_numpy() for c in ("who", "timestamp"))
-    if len(who) < 2 or not (who[1:] >= who[:-1]).all():
-        return len(who) < 2
-    return bool(((ts[1:] >= ts[:-1]) | (who[1:] != who[:-1])).all())
+def _bits_by_event(plan: _Plan, event_codes: dict[str, int]) -> dict[int, int] | None:
+    """event code -> its flag bits (see :class:`_Rows`) when every step is a bare event name."""
+    if not all(s.event is not None and s.channel is s.touchpoint is s.stage is None and not s.properties
+               for s in plan.steps):
+        return None
+    bits: dict[int, int] = {}
+    for i, name in enumerate([s.event for s in plan.steps] + [x.event for x in plan.exclusions]):
+        if name in event_codes:
+            bits[event_codes[name]] = bits.get(event_codes[name], 0) | 1 << i
+    return bits
+
+
+@dataclass
+class _Rows:
+    """The candidate rows as numpy arrays, in (who, timestamp, seq) order.
+
+    ``flags`` has bit i set when the row is step i, bit K + j when it is exclusion j: one
+    integer column is cheaper to fetch and to filter than K + J boolean ones.
+    """
+
+    who: np.ndarray
+    ts: np.ndarray  # µs since epoch, int64
+    flags: np.ndarray
+    n_steps: int
+    extra: dict[str, np.ndarray] = field(default_factory=dict)  # n_before, n_upto, value
+
+    @classmethod
+    def of(cls, table: pa.Table, plan: _Plan) -> "_Rows":
+        col = lambda c: table.column(c).to_numpy(zero_copy_only=False)  # noqa: E731
+        k = len(plan.steps)
+        if "flags" in table.column_names:
+            flags = col("flags")
+        else:
+            names = [f"s{i}" for i in range(k)] + [f"x{j}" for j in range(len(plan.exclusions))]
+            flags = np.zeros(table.num_rows, np.int64)
+            for i, c in enumerate(names):
+                flags |= col(c).astype(np.int64) << i
+        extra = {c: col(c) for c in ("n_before", "n_upto") if c in table.column_names}
+        if "value" in table.column_names:
+            extra["value"] = col("value")
+        return cls(col("who"), table.column("timestamp").cast("int64").to_numpy(), flags, k, extra)
+
+    def __len__(self) -> int:
+        return len(self.who)
+
+    def step(self, i: int) -> np.ndarray:
+        return (self.flags & (1 << i)) != 0
+
+    def exclusion(self, j: int) -> np.ndarray:
+        return self.step(self.n_steps + j)
+
+    def take(self, keep: np.ndarray) -> "_Rows":
+        return _Rows(self.who[keep], self.ts[keep], self.flags[keep], self.n_steps,
+                     {c: v[keep] for c, v in self.extra.items()})
+
+    def in_order(self) -> bool:
+        """(who, timestamp) never decrease: the stored order came through the scan."""
+        who, ts = self.who, self.ts
+        if len(who) < 2:
+            return True
+        return bool((who[1:] >= who[:-1]).all() and ((ts[1:] >= ts[:-1]) | (who[1:] != who[:-1])).all())
 
 
 def _ids_of_keys(store, who: str, keys: np.ndarray) -> np.ndarray:
@@ -463,14 +529,19 @@ def _best_attempts(store, plan: _Plan, since, until, period: str | None = None,
     fast = use_codes(store, engine) and (plan.by is None or plan.by in jc.DIMS)
     rows = (_candidates_codes if fast else _candidates)(store, plan, since, until)
     lo_us, hi_us = (None if x is None else int(pd.Timestamp(as_time(x)).value // 1000) for x in (since, until))
+    parts = jc.map_customers(lambda part: _best_in(rows.take(part), plan, lo_us, hi_us, period), rows.who)
+    return parts[0] if len(parts) == 1 else pd.concat(parts, ignore_index=True)
+
+
+def _best_in(rows: "_Rows", plan: _Plan, lo_us: int | None, hi_us: int | None, period: str | None) -> pd.DataFrame:
+    """:func:`_best_attempts` over some customers' candidate rows (all of each one's rows)."""
     k = len(plan.steps)
     if plan.order != "unordered" and period is None and k > 1:
-        rows = _without_dead_starts(rows, k, len(plan.exclusions))
-    n = rows.num_rows
+        rows = _without_dead_starts(rows)
+    n = len(rows)
     if n == 0:
         return _no_attempts(k)
-    who = rows.column("who").to_numpy(zero_copy_only=False)
-    ts = rows.column("timestamp").cast("int64").to_numpy()
+    who, ts = rows.who, rows.ts
     # Integer keys (journey_events) already number the customers; names get numbers here.
     pid = who if who.dtype.kind in "iu" else np.cumsum(np.r_[False, who[1:] != who[:-1]])
     # A "moment" is one customer's events sharing a timestamp: they count as simultaneous.
@@ -481,28 +552,28 @@ def _best_attempts(store, plan: _Plan, since, until, period: str | None = None,
     m_start = firsts[moment]
     m_end = np.r_[firsts[1:], n][moment] if plan.exclusions else None
     del moment
-    step_pos = [np.flatnonzero(rows.column(f"s{i}").to_numpy(zero_copy_only=False)) for i in range(k)]
+    step_pos = [np.flatnonzero(rows.step(i)) for i in range(k)]
     g = _Grid(pid, ts, m_start)
 
+    def entered(starts):  # attempts start in [since, until)
+        keep = np.ones(len(starts), bool)
+        if lo_us is not None:
+            keep &= ts[starts] >= lo_us
+        if hi_us is not None:
+            keep &= ts[starts] < hi_us
+        return starts[keep]
+
+    split = None if period is None else (lambda starts: _period_start(ts[starts], period))
     if plan.order == "unordered":
-        starts = np.unique(np.concatenate(step_pos))
-        attempts = _Attempts(_unordered(g, step_pos, starts, plan.window_us))
+        starts = entered(np.unique(np.concatenate(step_pos)))
+        attempts = _Attempts(starts, _unordered(g, step_pos, starts, plan.window_us))
+    elif plan.order == "ordered" and k > 1:
+        attempts = _ordered_best(g, step_pos, entered(step_pos[0]), rows.flags == 1, plan.window_us, split)
     else:
-        starts = step_pos[0]
-        strict = None
-        if plan.order == "strict":
-            strict = (rows.column("n_before").to_numpy(), rows.column("n_upto").to_numpy())
-        if strict is None and len(step_pos) > 1:
-            attempts = _ordered_shared(g, step_pos, starts, plan.window_us, n)
-        else:
-            attempts = _Attempts(_ordered(g, step_pos, starts, plan.window_us, strict))
-    entered = np.ones(len(starts), bool)
-    if lo_us is not None:
-        entered &= ts[starts] >= lo_us
-    if hi_us is not None:
-        entered &= ts[starts] < hi_us
-    entered = np.flatnonzero(entered)
-    starts, reached = starts[entered], attempts.reached[entered]
+        strict = (rows.extra["n_before"], rows.extra["n_upto"]) if plan.order == "strict" else None
+        starts = entered(step_pos[0])
+        attempts = _Attempts(starts, _ordered(g, step_pos, starts, plan.window_us, strict))
+    starts, reached = attempts.starts, attempts.reached
     if len(starts) == 0:
         return _no_attempts(k)
 
@@ -512,23 +583,21 @@ def _best_attempts(store, plan: _Plan, since, until, period: str | None = None,
         furthest = np.flatnonzero(reached == np.maximum.reduceat(reached, np.flatnonzero(np.diff(np.r_[-1, group])))[group])
         chosen = furthest[np.r_[True, group[furthest][1:] != group[furthest][:-1]]]
     else:
-        keys = [_period_start(ts[starts], period), pid[starts]]
+        keys = [split(starts), pid[starts]]
         ordering = np.lexsort((starts, -reached, *keys[::-1]))
         first = np.r_[True, np.any([np.diff(kk[ordering]) != 0 for kk in keys], axis=0)]
         chosen = ordering[first]
-    pos, reached, starts = attempts.rows(entered[chosen]), reached[chosen], starts[chosen]
+    pos, reached, starts = attempts.pos[chosen], reached[chosen], starts[chosen]
 
     keep = ~_excluded(plan, pid, ts, m_end, rows, pos, reached, starts)
     pos, reached, starts = pos[keep], reached[keep], starts[keep]
 
-    best = pd.DataFrame({"who": who[starts], "reached": reached})
-    safe = np.where(pos >= 0, pos, 0)
-    for i in range(k):
-        best[f"t{i}"] = np.where(pos[:, i] >= 0, ts[safe[:, i]], np.nan)
+    times = np.where(pos >= 0, ts[np.maximum(pos, 0)], np.nan).T
+    best = pd.DataFrame({"who": who[starts], "reached": reached, **{f"t{i}": times[i] for i in range(k)}})
     if period is not None:
         best["period"] = pd.to_datetime(_period_start(ts[starts], period), unit="us")
     if plan.by is not None:
-        values = rows.column("value").to_numpy(zero_copy_only=False)
+        values = rows.extra["value"]
         if plan.attribution == "last_touch":
             at = pos[np.arange(len(pos)), reached - 1]
         else:
@@ -537,7 +606,7 @@ def _best_attempts(store, plan: _Plan, since, until, period: str | None = None,
     return best
 
 
-def _without_dead_starts(rows, k: int, n_exclusions: int):
+def _without_dead_starts(rows: _Rows) -> _Rows:
     """Drop the step-0 rows that cannot be a customer's best attempt (ordered, strict).
 
     A row that is only step 0 and comes after the customer's last step-1 event starts an
@@ -545,31 +614,27 @@ def _without_dead_starts(rows, k: int, n_exclusions: int):
     well and is earlier, so it is kept and the others go. Customers who never did step 1
     keep one row instead of all their step-0 events.
     """
-    if rows.num_rows == 0:
+    if len(rows) == 0:
         return rows
-    flag = lambda c: rows.column(c).to_numpy(zero_copy_only=False)  # noqa: E731
-    first = flag("s0")
-    only_first = first.copy()
-    for c in [f"s{i}" for i in range(1, k)] + [f"x{i}" for i in range(n_exclusions)]:
-        only_first &= ~flag(c)
-    who, ts = flag("who"), rows.column("timestamp").cast("int64").to_numpy()
-    second = np.flatnonzero(flag("s1"))
-    if len(second):
-        w = who[second]
-        last = second[np.r_[w[1:] != w[:-1], True]]  # each customer's last step-1 row
-        if who.dtype.kind in "iu" and who.min() >= 0:  # keys: a direct lookup per customer
-            latest = np.full(int(who.max()) + 1, np.iinfo(np.int64).min)
-            latest[who[last]] = ts[last]
-            dead = only_first & (ts > latest[who])
-        else:
-            at = np.minimum(np.searchsorted(who[last], who), len(last) - 1)
-            dead = only_first & ((who[last][at] != who) | (ts > ts[last][at]))
+    who, ts = rows.who, rows.ts
+    second = np.flatnonzero(rows.step(1))
+    if len(second) == 0:
+        dead = rows.flags == 1
+    elif who.dtype.kind in "iu" and who.min() >= 0:  # keys: a direct lookup per customer
+        last = second[np.r_[who[second][1:] != who[second][:-1], True]]  # last step-1 row each
+        latest = np.full(int(who.max()) + 1, np.iinfo(np.int64).min)
+        latest[who[last]] = ts[last]
+        dead = (rows.flags == 1) & (ts > latest[who])
     else:
-        dead = only_first
-    starts = np.flatnonzero(first)
-    if len(starts):
-        dead[starts[np.r_[True, who[starts][1:] != who[starts][:-1]]]] = False
-    return rows.filter(pa.array(~dead)) if dead.any() else rows
+        last = second[np.r_[who[second][1:] != who[second][:-1], True]]
+        at = np.minimum(np.searchsorted(who[last], who), len(last) - 1)
+        dead = (rows.flags == 1) & ((who[last][at] != who) | (ts > ts[last][at]))
+    # Keep the first row of each run of dead rows: the customer's first step-0 row, when it
+    # is dead, is the first of its run (keeping a few more changes nothing but speed).
+    keep = ~dead
+    keep[0] = True
+    keep[1:] |= ~dead[:-1] | (who[1:] != who[:-1])
+    return rows.take(keep) if not keep.all() else rows
 
 
 def _no_attempts(k: int) -> pd.DataFrame:
@@ -583,6 +648,19 @@ class _Grid:
     pid: np.ndarray  # customer number per row (rows sorted by customer, time, seq)
     ts: np.ndarray  # µs since epoch
     m_start: np.ndarray  # first row of the row's moment (same customer and timestamp)
+
+    def next_of(self, cand: np.ndarray, row: np.ndarray) -> np.ndarray:
+        """:meth:`next_at_or_after` without ``skip``, for many rows: one pass over the grid
+        ("the next candidate at or after each row") instead of a binary search per row."""
+        if len(cand) == 0 or len(row) == 0:
+            return np.full(len(row), -1)
+        n = len(self.ts)
+        following = np.full(n + 1, n, dtype=np.int64)
+        following[cand] = cand
+        following = np.minimum.accumulate(following[::-1])[::-1]
+        found = following[self.m_start[row]]
+        safe = np.minimum(found, n - 1)
+        return np.where((found < n) & (self.pid[safe] == self.pid[row]), found, -1)
 
     def next_at_or_after(self, cand: np.ndarray, row: np.ndarray, skip: np.ndarray | None = None):
         """The first row of ``cand`` simultaneous with or after ``row``, same customer; -1 if none.
@@ -625,61 +703,72 @@ def _ordered(g: _Grid, step_pos, starts, window_us, strict) -> np.ndarray:
 
 
 class _Attempts:
-    """Each attempt's rows per step (-1 once it stopped); ``reached``: how many steps it did."""
+    """Attempts: their start rows (in row order), their rows per step (-1 once they
+    stopped) and ``reached``, how many steps each did."""
 
-    def __init__(self, pos: np.ndarray):
-        self.pos = pos
+    def __init__(self, starts: np.ndarray, pos: np.ndarray):
+        self.starts, self.pos = starts, pos
         self.reached = (pos >= 0).sum(axis=1)
 
-    def rows(self, which: np.ndarray) -> np.ndarray:
-        return self.pos[which]
+
+#: a window longer than any journey: the chains of :func:`_ordered_best` are cut later.
+_NO_WINDOW = 1 << 62
 
 
-class _SharedAttempts(_Attempts):
-    """Attempts that share their later rows with a representative one, cut at their deadline."""
+def _ordered_best(g: _Grid, step_pos, starts, lone: np.ndarray, window_us: int, split=None) -> _Attempts:
+    """The attempts that can be a customer's best (ordered, not strict): fewer than the starts.
 
-    def __init__(self, rep_pos, which, starts, ts, window_us):
-        self.rep_pos, self.which, self.starts = rep_pos, which, starts
-        self.deadline = ts[starts] + window_us
-        rep_ts = np.where(rep_pos >= 0, ts[np.maximum(rep_pos, 0)], np.iinfo(np.int64).max)
-        reached = np.ones(len(starts), dtype=np.int64)
-        alive = np.arange(len(starts))
-        for j in range(1, rep_pos.shape[1]):  # chain times never decrease: a prefix is kept
-            alive = alive[rep_ts[which[alive], j] <= self.deadline[alive]]
-            reached[alive] += 1
-        self.reached = reached
-
-    def rows(self, which: np.ndarray) -> np.ndarray:
-        pos = self.rep_pos[self.which[which]]
-        pos[:, 0] = self.starts[which]
-        pos[np.arange(pos.shape[1]) >= self.reached[which][:, None]] = -1
-        return pos
-
-
-def _ordered_shared(g: _Grid, step_pos, starts, window_us, n) -> _Attempts:
-    """The same attempts as :func:`_ordered` (not strict), with fewer searches.
-
-    Consecutive step-1 rows of a customer that match no other step, with no other candidate
-    row between them (nor earlier at the first one's timestamp), see the same later rows:
-    their attempts differ only by the deadline. So one search runs from the last of such a
-    run, and every start keeps the prefix of it that falls within its own window.
+    A start that is step 1 alone (``lone``: row mask) goes on to the first step-2 row at or
+    after it, and from there its later rows depend on that row only, not on the start. So
+    the starts sharing that row (and ``split``'s key, the entry period) form a group whose
+    attempts differ by their deadline alone: one chain is searched per group, the group's
+    last start reaches furthest, and the earliest start reaching as far (a binary search on
+    time) is the group's candidate. Other starts (rows that are more than step 1) are
+    followed one by one as :func:`_ordered` does.
     """
-    if len(starts) == 0:
-        return _Attempts(_ordered(g, step_pos, starts, window_us, None))
-    first_only = np.zeros(n, bool)
-    first_only[starts] = True
-    for p in step_pos[1:]:
-        first_only[p] = False
-    new_run = np.ones(n, bool)
-    new_run[1:] = ~(first_only[1:] & first_only[:-1] & (g.pid[1:] == g.pid[:-1]))
-    run_starts = np.flatnonzero(new_run)
-    run_id = (np.cumsum(new_run) - 1)[starts]
-    shared = first_only[starts] & (g.m_start[starts] >= run_starts[run_id])
-    rep = np.where(shared, np.r_[run_starts[1:] - 1, n - 1][run_id], starts)  # non-decreasing
-    change = np.r_[True, rep[1:] != rep[:-1]]
-    reps = rep[change]
-    which = np.cumsum(change) - 1
-    return _SharedAttempts(_ordered(g, step_pos, reps, window_us, None), which, starts, g.ts, window_us)
+    k = len(step_pos)
+    is_lone = lone[starts]
+    single, others = starts[is_lone], starts[~is_lone]
+    one = _Attempts(others, _ordered(g, step_pos, others, window_us, None))
+    if len(single) == 0:
+        return one
+    second = g.next_of(step_pos[1], single)
+    new = np.ones(len(single), bool)
+    new[1:] = (second[1:] != second[:-1]) | (g.pid[single[1:]] != g.pid[single[:-1]])
+    if split is not None:
+        key = split(single)
+        new[1:] |= key[1:] != key[:-1]
+    first = np.flatnonzero(new)
+    last = np.r_[first[1:], len(single)] - 1
+    heads = second[first]
+    chain = np.full((len(first), k - 1), -1, dtype=np.int64)
+    has = heads >= 0
+    chain[has] = _ordered(g, step_pos[1:], heads[has], _NO_WINDOW, None)
+    chain_ts = np.where(chain >= 0, g.ts[np.maximum(chain, 0)], np.iinfo(np.int64).max)
+    single_ts = g.ts[single]
+    # Chain times never decrease, so the steps within a start's window are a prefix.
+    reached = 1 + (chain_ts <= (single_ts[last] + window_us)[:, None]).sum(axis=1)
+    need = np.where(reached > 1, chain_ts[np.arange(len(first)), np.maximum(reached - 2, 0)] - window_us,
+                    np.iinfo(np.int64).min)
+    lo, hi = first.copy(), last.copy()
+    live = np.flatnonzero(lo < hi)
+    while len(live):  # the first start of each group at or after its ``need``
+        mid = (lo[live] + hi[live]) // 2
+        ok = single_ts[mid] >= need[live]
+        hi[live] = np.where(ok, mid, hi[live])
+        lo[live] = np.where(ok, lo[live], mid + 1)
+        live = live[lo[live] < hi[live]]
+    pos = np.concatenate([single[lo][:, None], chain], axis=1)
+    pos[np.arange(k) >= reached[:, None]] = -1
+    if len(others) == 0:
+        return _Attempts(single[lo], pos)
+    # Merge the two sorted lists of attempts by start row.
+    at = np.searchsorted(single[lo], others) + np.arange(len(others))
+    merged = np.zeros(len(pos) + len(others), bool)
+    merged[at] = True
+    out = np.empty((len(merged), k), dtype=np.int64)
+    out[merged], out[~merged] = one.pos, pos
+    return _Attempts(out[:, 0].copy(), out)
 
 
 def _unordered(g: _Grid, step_pos, starts, window_us) -> np.ndarray:
@@ -696,11 +785,11 @@ def _unordered(g: _Grid, step_pos, starts, window_us) -> np.ndarray:
     return np.where(found == big, -1, found)
 
 
-def _excluded(plan, pid, ts, m_end, rows, pos, reached, starts) -> np.ndarray:
+def _excluded(plan, pid, ts, m_end, rows: _Rows, pos, reached, starts) -> np.ndarray:
     """Attempts with an exclusion event after step FROM and before step TO (or window end)."""
     out = np.zeros(len(pos), bool)
     for i, x in enumerate(plan.exclusions):
-        cand = np.flatnonzero(rows.column(f"x{i}").to_numpy(zero_copy_only=False))
+        cand = np.flatnonzero(rows.exclusion(i))
         live = np.flatnonzero(reached > x.start)
         if len(cand) == 0 or len(live) == 0:
             continue

@@ -14,6 +14,8 @@ of the same name applies here too; nothing is cached between calls.
 from __future__ import annotations
 
 import datetime as dt
+import os
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
@@ -90,8 +92,14 @@ def fetch_ordered(store, who: str, columns: dict[str, str], where: list[str] = (
     """
     conds = [f"{who} IS NOT NULL", *where]
     cols = ", ".join([f"{who} AS g"] + [f"coalesce({sql}, -1) AS {name}" for name, sql in columns.items()])
-    order = "" if who == "person_key" and clustered(store) else f" ORDER BY {who}, ts, seq"
-    return store.sql(f"SELECT {cols} FROM journey_events WHERE {' AND '.join(conds)}{order}").fetchnumpy()
+    query = f"SELECT {cols} FROM journey_events WHERE {' AND '.join(conds)}"
+    if who == "person_key" and clustered(store):
+        out = store.sql(query).fetchnumpy()
+        g = out["g"]
+        # A plan with a join (an IN list, say) may hand blocks back out of turn: then sort.
+        if len(g) < 2 or bool((g[1:] >= g[:-1]).all()):
+            return out
+    return store.sql(f"{query} ORDER BY {who}, ts, seq").fetchnumpy()
 
 
 def group_starts(g: np.ndarray) -> np.ndarray:
@@ -101,6 +109,49 @@ def group_starts(g: np.ndarray) -> np.ndarray:
         out[0] = True
         np.not_equal(g[1:], g[:-1], out=out[1:])
     return out
+
+
+#: below this many rows, one thread does the work: splitting would cost more than it saves.
+PARALLEL_MIN_ROWS = 1_000_000
+
+
+def workers() -> int:
+    """The cores this process may use (numpy releases the GIL, so threads run side by side)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def customer_slices(g: np.ndarray, parts: int | None = None, min_rows: int | None = None) -> list[slice]:
+    """About ``parts`` equal slices of rows sorted by group, cut where the group changes."""
+    n, parts = len(g), parts or workers()
+    if n < (PARALLEL_MIN_ROWS if min_rows is None else min_rows) or parts < 2:
+        return [slice(0, n)]
+    cuts = [0]
+    for i in range(1, parts):
+        c = max(n * i // parts, cuts[-1] + 1)
+        step = 1024
+        while c < n:  # move on to the first row of the next group
+            ahead = np.flatnonzero(g[c:c + step] != g[c - 1])
+            if len(ahead):
+                c += int(ahead[0])
+                break
+            c, step = c + step, step * 2
+        if c < n:
+            cuts.append(c)
+    return [slice(a, b) for a, b in zip(cuts, cuts[1:] + [n])]
+
+
+def map_customers(fn, g: np.ndarray, min_rows: int | None = None) -> list:
+    """``fn(slice)`` on slices of rows that never split a customer, on threads; in order.
+
+    The per-customer work of the fast analyses is numpy calls that release the GIL, so on
+    several cores the slices run at the same time: the analyses are independent per customer,
+    and their partial results add up.
+    """
+    slices = customer_slices(g, min_rows=min_rows)
+    if len(slices) == 1:
+        return [fn(slices[0])]
+    with ThreadPoolExecutor(len(slices)) as pool:
+        return list(pool.map(fn, slices))
 
 
 def runs_per_value(group: np.ndarray, value: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

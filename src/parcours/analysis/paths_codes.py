@@ -136,13 +136,39 @@ def _pair_counts(g, x, size):
     """(pair codes from * size + to, pairs, distinct customers) of consecutive items.
 
     Pairs across two customers get a code of their own (``size * size``), dropped at the
-    end: cheaper than compressing the arrays first.
+    end: cheaper than compressing the arrays first. Slices of customers are counted on
+    threads and their dense counts added.
     """
     if len(x) < 2:
         return (np.zeros(0, np.int64),) * 3
+    across = size * size
+    if across + 1 >= 1 << 24:  # too many codes for dense counts: one pass, sparse counts
+        return _pair_counts_sparse(g, x, size)
+
+    def part(rows: slice):
+        gg, xx = g[rows], x[rows]
+        if len(xx) < 2:
+            return np.zeros(across + 1, np.int64), np.zeros(across + 1, np.int64)
+        pair = _pair_codes(gg, xx, size)
+        key = np.sort(gg[:-1].astype(np.int64) * (across + 1) + pair, kind="stable")  # by customer, then pair
+        distinct = key[jc.group_starts(key)] % (across + 1)
+        return np.bincount(pair, minlength=across + 1), np.bincount(distinct, minlength=across + 1)
+
+    counts, people = (sum(c) for c in zip(*jc.map_customers(part, g)))
+    values = np.flatnonzero(counts[:across])
+    return values, counts[values], people[values]
+
+
+def _pair_codes(g, x, size):
+    """from * size + to for each row and the next; ``size * size`` where the customer changes."""
     wide = np.int64 if size * size + 1 >= 1 << 31 else np.int32
     pair = x[:-1].astype(wide) * size + x[1:]
     pair[g[1:] != g[:-1]] = size * size
+    return pair
+
+
+def _pair_counts_sparse(g, x, size):
+    pair = _pair_codes(g, x, size)
     values, counts = jc.count(pair)
     people = jc.count(jc.runs_per_value(g[:-1], pair)[0])[1]  # same distinct values, same order
     real = values < size * size
