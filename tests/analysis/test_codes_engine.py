@@ -68,12 +68,12 @@ def build(store, raw: list[dict]):
 @contextlib.contextmanager
 def sliced(parts: int = 3):
     """Customers cut into ``parts`` slices that run on threads, even in these small tables."""
-    old = jc.PARALLEL_MIN_ROWS, jc.workers
-    jc.PARALLEL_MIN_ROWS, jc.workers = 0, (lambda: parts)
+    old = jc.PARALLEL_MIN_ROWS, jc.SLICE_MIN_ROWS, jc.workers
+    jc.PARALLEL_MIN_ROWS, jc.SLICE_MIN_ROWS, jc.workers = 0, 1, (lambda: parts)
     try:
         yield
     finally:
-        jc.PARALLEL_MIN_ROWS, jc.workers = old
+        jc.PARALLEL_MIN_ROWS, jc.SLICE_MIN_ROWS, jc.workers = old
 
 
 def both(fn, store, **kw):

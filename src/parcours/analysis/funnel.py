@@ -385,65 +385,94 @@ def _candidates(store, plan: _Plan, since, until):
     return _Rows.of(e.order_by("who", "timestamp", "seq", "event_id").to_pyarrow(), plan)
 
 
-def _candidates_codes(store, plan: _Plan, since, until, sort: bool = False) -> "_Rows":
-    """:func:`_candidates` over journey_events: step names become codes once, ``who`` is the
-    integer person (or account) key, and the raw events are joined only for property
-    conditions. The step and exclusion flags come as the bits of one integer column, and the
-    rows are already in order when the table is scanned as stored."""
+def _codes_query(store, plan: _Plan, since, until):
+    """``make(keys=None, sort=False)``: the Ibis query of :func:`_candidates_codes`, for the
+    person keys in ``[a, b)`` when ``keys`` is given, and whether it must sort anyway.
+
+    Everything that reads the store (tables, codes) happens here, once; ``make`` only builds
+    expressions, so threads can call it."""
     if len(plan.steps) + len(plan.exclusions) > 62:
         raise AnalysisError("a funnel takes at most 62 steps and exclusions together")
     key = jc.WHO[plan.who]
-    t = store.table("journey_events")
+    table = store.table("journey_events")
     lo = jc.epoch_us(since)
     hi = None if until is None else jc.epoch_us(until) + plan.window_us
-    t = t.filter(t[key].notnull())
-    if lo is not None:
-        t = t.filter(t.ts >= lo)
-    if hi is not None:
-        t = t.filter(t.ts < hi)
-    sort = sort or plan.order == "strict" or not jc.clustered(store) or key != "person_key"
+    must_sort = plan.order == "strict" or not jc.clustered(store) or key != "person_key"
+    raw = None
     if any(s.properties for s in plan.steps):
         raw = store.table("events").select("_seq", "properties")
-        t = t.inner_join(raw, t.seq == raw._seq)
-        sort = True
+        must_sort = True
     dims = {kind: jc.codes(store, kind) for kind in ("event", "channel", "touchpoint", "stage")}
-
-    def is_(kind, name):
-        code = dims[kind].get(name)
-        return ibis.literal(False) if code is None else t[jc.DIMS[kind][3]] == code
-
-    def matches(step: Step):
-        conds = [is_(kind, getattr(step, kind)) for kind in dims if getattr(step, kind) is not None]
-        conds += [_json_equals(t.properties[k], v) for k, v in step.properties.items()]
-        return ibis.and_(*conds).fill_null(False)
-
-    conds = [matches(s) for s in plan.steps] + [is_("event", x.event).fill_null(False) for x in plan.exclusions]
     by_code = _bits_by_event(plan, dims["event"])
-    if by_code is not None:  # one CASE on event_code gives every bit: several times cheaper
-        bits = t.event_code.cases(*by_code.items(), else_=0) if by_code else ibis.literal(0)
-    else:
-        bits = sum((c.ifelse(1 << i, 0) for i, c in enumerate(conds)), ibis.literal(0))
-    width = next(w for w in (8, 16, 32, 64) if len(conds) < w)  # the narrowest signed integer
-    cols = {"who": t[key], "timestamp": t.ts, "flags": bits.cast(f"int{width}")}
-    if sort:
-        cols["seq"] = t.seq
-    if plan.order == "strict":
-        mine = ibis.window(group_by=t[key])
-        cols["n_before"] = ibis.rank().over(group_by=t[key], order_by=t.ts)
-        cols["n_upto"] = t.ts.count().over(mine) - ibis.rank().over(group_by=t[key], order_by=t.ts.desc())
-    if plan.by is not None:
-        cols["value"] = t[jc.DIMS[plan.by][3]].fill_null(-1)
-    e = t.select(**cols)
-    # Filtering on the bits, not with IN (...): DuckDB runs IN as a join, which loses the
-    # stored order.
-    e = e.filter(e.flags != 0)
-    if sort:
-        e = e.order_by("who", "timestamp", "seq")
-    rows = _Rows.of(e.to_pyarrow(), plan)
-    if not sort and not rows.in_order():  # DuckDB did not keep the stored order
-        return _candidates_codes(store, plan, since, until, sort=True)
-    if plan.by is not None:
-        rows.extra["value"] = jc.names(store, plan.by)[rows.extra["value"] + 1]
+
+    def make(keys: tuple[int, int] | None = None, sort: bool = False):
+        sort = sort or must_sort
+        t = table.filter(table[key].notnull())
+        if lo is not None:
+            t = t.filter(t.ts >= lo)
+        if hi is not None:
+            t = t.filter(t.ts < hi)
+        if keys is not None:
+            t = t.filter(t[key] >= keys[0], t[key] < keys[1])
+        if raw is not None:
+            t = t.inner_join(raw, t.seq == raw._seq)
+
+        def is_(kind, name):
+            code = dims[kind].get(name)
+            return ibis.literal(False) if code is None else t[jc.DIMS[kind][3]] == code
+
+        def matches(step: Step):
+            conds = [is_(kind, getattr(step, kind)) for kind in dims if getattr(step, kind) is not None]
+            conds += [_json_equals(t.properties[k], v) for k, v in step.properties.items()]
+            return ibis.and_(*conds).fill_null(False)
+
+        conds = [matches(s) for s in plan.steps] + [is_("event", x.event).fill_null(False) for x in plan.exclusions]
+        if by_code is not None:  # one CASE on event_code gives every bit: several times cheaper
+            bits = t.event_code.cases(*by_code.items(), else_=0) if by_code else ibis.literal(0)
+        else:
+            bits = sum((c.ifelse(1 << i, 0) for i, c in enumerate(conds)), ibis.literal(0))
+        width = next(w for w in (8, 16, 32, 64) if len(conds) < w)  # the narrowest signed integer
+        cols = {"who": t[key], "timestamp": t.ts, "flags": bits.cast(f"int{width}")}
+        if sort:
+            cols["seq"] = t.seq
+        if plan.order == "strict":
+            mine = ibis.window(group_by=t[key])
+            cols["n_before"] = ibis.rank().over(group_by=t[key], order_by=t.ts)
+            cols["n_upto"] = t.ts.count().over(mine) - ibis.rank().over(group_by=t[key], order_by=t.ts.desc())
+        if plan.by is not None:
+            cols["value"] = t[jc.DIMS[plan.by][3]].fill_null(-1)
+        e = t.select(**cols)
+        # Filtering on the bits, not with IN (...): DuckDB runs IN as a join, which loses the
+        # stored order.
+        e = e.filter(e.flags != 0)
+        return e.order_by("who", "timestamp", "seq") if sort else e
+
+    return make, must_sort
+
+
+def _candidates_codes(store, plan: _Plan, since, until, keys=None, con=None, query=None, names=None) -> "_Rows":
+    """:func:`_candidates` over journey_events: step names become codes once, ``who`` is the
+    integer person (or account) key, and the raw events are joined only for property
+    conditions. The step and exclusion flags come as the bits of one integer column, and the
+    rows are already in order when the table is scanned as stored.
+
+    ``keys``: only the persons with keys in ``[a, b)``; ``con``: run on that connection (a
+    cursor of another thread), with ``query`` from :func:`_codes_query` and the breakdown's
+    ``names`` (:func:`journey_codes.names`) read beforehand."""
+    make, must_sort = query or _codes_query(store, plan, since, until)
+    if plan.by is not None and names is None:
+        names = jc.names(store, plan.by)
+
+    def run(sort: bool) -> _Rows:
+        e = make(keys, sort)
+        return _Rows.of(e.to_pyarrow() if con is None else con.sql(ibis.to_sql(e, dialect="duckdb")).to_arrow_table(),
+                        plan)
+
+    rows = run(False)
+    if not must_sort and not rows.in_order():  # DuckDB did not keep the stored order
+        rows = run(True)
+    if names is not None:
+        rows.extra["value"] = names[rows.extra["value"] + 1]
     return rows
 
 
@@ -527,9 +556,24 @@ def _best_attempts(store, plan: _Plan, since, until, period: str | None = None,
     reached), value (breakdown), period (when asked).
     """
     fast = use_codes(store, engine) and (plan.by is None or plan.by in jc.DIMS)
-    rows = (_candidates_codes if fast else _candidates)(store, plan, since, until)
     lo_us, hi_us = (None if x is None else int(pd.Timestamp(as_time(x)).value // 1000) for x in (since, until))
-    parts = jc.map_customers(lambda part: _best_in(rows.take(part), plan, lo_us, hi_us, period), rows.who)
+    query = _codes_query(store, plan, since, until) if fast else None
+    ranges = jc.key_ranges(store) if fast and not query[1] else []
+    if len(ranges) > 1:
+        # Slices of persons, each read by its own cursor and worked on in its thread: DuckDB
+        # reads one slice while numpy works on another.
+        names = jc.names(store, plan.by) if plan.by is not None else None
+
+        def slice_(keys):
+            with store.cursor() as con:
+                rows = _candidates_codes(store, plan, since, until, keys, con, query, names)
+            return _best_in(rows, plan, lo_us, hi_us, period)
+
+        parts = jc.map_threads(slice_, ranges)
+    else:
+        rows = _candidates_codes(store, plan, since, until, query=query) if fast else \
+            _candidates(store, plan, since, until)
+        parts = jc.map_customers(lambda part: _best_in(rows.take(part), plan, lo_us, hi_us, period), rows.who)
     return parts[0] if len(parts) == 1 else pd.concat(parts, ignore_index=True)
 
 
@@ -553,7 +597,9 @@ def _best_in(rows: "_Rows", plan: _Plan, lo_us: int | None, hi_us: int | None, p
     m_end = np.r_[firsts[1:], n][moment] if plan.exclusions else None
     del moment
     step_pos = [np.flatnonzero(rows.step(i)) for i in range(k)]
-    g = _Grid(pid, ts, m_start)
+    steps = rows.flags & ((1 << k) - 1)
+    g = _Grid(pid, ts, m_start, shared=bool((steps & (steps - 1)).any()))
+    del steps
 
     def entered(starts):  # attempts start in [since, until)
         keep = np.ones(len(starts), bool)
@@ -648,6 +694,7 @@ class _Grid:
     pid: np.ndarray  # customer number per row (rows sorted by customer, time, seq)
     ts: np.ndarray  # µs since epoch
     m_start: np.ndarray  # first row of the row's moment (same customer and timestamp)
+    shared: bool = True  # whether a row may be two steps (else no step can reuse a row)
 
     def next_of(self, cand: np.ndarray, row: np.ndarray) -> np.ndarray:
         """:meth:`next_at_or_after` without ``skip``, for many rows: one pass over the grid
@@ -671,7 +718,7 @@ class _Grid:
         if len(cand) == 0 or len(row) == 0:
             return np.full(len(row), -1)
         idx = np.searchsorted(cand, self.m_start[row])
-        if skip is not None:
+        if skip is not None and self.shared:
             # Used rows can only be simultaneous ones; each pass skips at least one.
             for _ in range(skip.shape[1]):
                 hit = (idx < len(cand)) & (cand[np.minimum(idx, len(cand) - 1)][:, None] == skip).any(axis=1)
@@ -691,7 +738,7 @@ def _ordered(g: _Grid, step_pos, starts, window_us, strict) -> np.ndarray:
     live = np.arange(len(starts))
     for k in range(1, len(step_pos)):
         prev = pos[live, k - 1]
-        nxt = g.next_at_or_after(step_pos[k], prev, skip=pos[live, :k])
+        nxt = g.next_at_or_after(step_pos[k], prev, skip=pos[live, :k] if g.shared else None)
         ok = nxt >= 0
         ok &= g.ts[np.maximum(nxt, 0)] <= deadline[live]
         if strict is not None:

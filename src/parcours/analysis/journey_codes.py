@@ -140,6 +140,38 @@ def customer_slices(g: np.ndarray, parts: int | None = None, min_rows: int | Non
     return [slice(a, b) for a, b in zip(cuts, cuts[1:] + [n])]
 
 
+def map_threads(fn, items: list) -> list:
+    """``fn`` over ``items`` on as many threads as cores, results in order."""
+    if len(items) <= 1:
+        return [fn(x) for x in items]
+    with ThreadPoolExecutor(min(workers(), len(items))) as pool:
+        return list(pool.map(fn, items))
+
+
+#: rows of journey_events per slice of :func:`key_ranges`, at least.
+SLICE_MIN_ROWS = 2_000_000
+#: slices per core: while DuckDB reads one, numpy works on another.
+SLICES_PER_WORKER = 4
+
+
+def key_ranges(store) -> list[tuple[int, int]]:
+    """Ranges ``[a, b)`` of person keys that cut the clustered journey_events into slices of
+    about equal rows (several per core), or one range when it is small.
+
+    The table is stored in person order, so the keys at every n-th row id are the cuts (a
+    row-id lookup, no scan); the first and last ranges are open."""
+    n = store.scalar("SELECT count(*) FROM journey_events") or 0
+    size = max(n // (SLICES_PER_WORKER * workers()), SLICE_MIN_ROWS, 1)
+    lowest, highest = -(1 << 31), 1 << 31  # person_key is an INTEGER
+    if n <= size:
+        return [(lowest, highest)]
+    at = ", ".join(str(r) for r in range(size, n, size))
+    cuts = sorted({int(k) for (k,) in store.fetch(
+        f"SELECT DISTINCT person_key FROM journey_events WHERE rowid IN ({at})") if k is not None})
+    bounds = [lowest, *cuts, highest]
+    return [(a, b) for a, b in zip(bounds, bounds[1:]) if a < b]
+
+
 def map_customers(fn, g: np.ndarray, min_rows: int | None = None) -> list:
     """``fn(slice)`` on slices of rows that never split a customer, on threads; in order.
 
@@ -147,11 +179,7 @@ def map_customers(fn, g: np.ndarray, min_rows: int | None = None) -> list:
     several cores the slices run at the same time: the analyses are independent per customer,
     and their partial results add up.
     """
-    slices = customer_slices(g, min_rows=min_rows)
-    if len(slices) == 1:
-        return [fn(slices[0])]
-    with ThreadPoolExecutor(len(slices)) as pool:
-        return list(pool.map(fn, slices))
+    return map_threads(fn, customer_slices(g, min_rows=min_rows))
 
 
 def runs_per_value(group: np.ndarray, value: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -86,6 +86,18 @@ class Store:
     def sql(self, query: str, params: list | None = None) -> duckdb.DuckDBPyRelation:
         return self.con.sql(query, params=params) if params else self.con.sql(query)
 
+    @contextlib.contextmanager
+    def cursor(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """Another connection to the same database, for queries run from another thread.
+
+        It sees the tables, not this connection's TEMP objects (a segment scope's views)."""
+        cur = self.con.cursor()
+        try:
+            cur.execute("SET TimeZone = 'UTC'")
+            yield cur
+        finally:
+            cur.close()
+
     def fetch(self, query: str, params: list | None = None) -> list[tuple]:
         with self._lock:
             return self.con.execute(query, params or []).fetchall()
