@@ -558,19 +558,12 @@ def _best_attempts(store, plan: _Plan, since, until, period: str | None = None,
     fast = use_codes(store, engine) and (plan.by is None or plan.by in jc.DIMS)
     lo_us, hi_us = (None if x is None else int(pd.Timestamp(as_time(x)).value // 1000) for x in (since, until))
     query = _codes_query(store, plan, since, until) if fast else None
-    ranges = jc.key_ranges(store) if fast and not query[1] else []
-    if len(ranges) > 1:
-        # Slices of persons, each read by its own cursor and worked on in its thread: DuckDB
-        # reads one slice while numpy works on another.
+    parts = None
+    if fast and not query[1]:  # the clustered table: slices of persons, each on its cursor
         names = jc.names(store, plan.by) if plan.by is not None else None
-
-        def slice_(keys):
-            with store.cursor() as con:
-                rows = _candidates_codes(store, plan, since, until, keys, con, query, names)
-            return _best_in(rows, plan, lo_us, hi_us, period)
-
-        parts = jc.map_threads(slice_, ranges)
-    else:
+        parts = jc.map_key_ranges(store, lambda keys, con: _best_in(
+            _candidates_codes(store, plan, since, until, keys, con, query, names), plan, lo_us, hi_us, period))
+    if parts is None:
         rows = _candidates_codes(store, plan, since, until, query=query) if fast else \
             _candidates(store, plan, since, until)
         parts = jc.map_customers(lambda part: _best_in(rows.take(part), plan, lo_us, hi_us, period), rows.who)

@@ -84,22 +84,45 @@ def time_filter(since=None, until=None, column: str = "ts") -> list[str]:
     return out
 
 
-def fetch_ordered(store, who: str, columns: dict[str, str], where: list[str] = ()) -> dict[str, np.ndarray]:
+def fetch_ordered(store, who: str, columns: dict[str, str], where: list[str] = (),
+                  keys: tuple[int, int] | None = None, con=None) -> dict[str, np.ndarray]:
     """Columns of journey_events (name -> SQL expression, NULL as -1) in (who, ts, seq) order.
 
     ``who`` is a key column; rows where it is NULL are left out and it comes back as ``g``.
     The sort is skipped when a plain scan already gives that order (:func:`clustered`).
+    ``keys``: only the persons with keys in ``[a, b)``, read on ``con`` (a cursor of another
+    thread, see :func:`map_key_ranges`, which has checked the table is clustered).
     """
     conds = [f"{who} IS NOT NULL", *where]
+    if keys is not None:
+        conds += [f"{who} >= {int(keys[0])}", f"{who} < {int(keys[1])}"]
     cols = ", ".join([f"{who} AS g"] + [f"coalesce({sql}, -1) AS {name}" for name, sql in columns.items()])
     query = f"SELECT {cols} FROM journey_events WHERE {' AND '.join(conds)}"
-    if who == "person_key" and clustered(store):
-        out = store.sql(query).fetchnumpy()
+    run = store.sql if con is None else con.sql
+    if who == "person_key" and (con is not None or clustered(store)):
+        out = run(query).fetchnumpy()
         g = out["g"]
         # A plan with a join (an IN list, say) may hand blocks back out of turn: then sort.
         if len(g) < 2 or bool((g[1:] >= g[:-1]).all()):
             return out
-    return store.sql(f"{query} ORDER BY {who}, ts, seq").fetchnumpy()
+    return run(f"{query} ORDER BY {who}, ts, seq").fetchnumpy()
+
+
+def map_key_ranges(store, fn) -> list | None:
+    """``fn(keys, con)`` for each range of :func:`key_ranges`, on threads, each with its own
+    cursor: DuckDB reads one slice of persons while numpy works on another. None when the
+    table is not the clustered one (a segment scope's view) or too small to cut."""
+    if not clustered(store):
+        return None
+    ranges = key_ranges(store)
+    if len(ranges) < 2:
+        return None
+
+    def one(keys):
+        with store.cursor() as con:
+            return fn(keys, con)
+
+    return map_threads(one, ranges)
 
 
 def group_starts(g: np.ndarray) -> np.ndarray:

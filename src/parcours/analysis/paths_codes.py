@@ -62,14 +62,32 @@ def paths_from_codes(store, by, start, end, depth, min_share, top, conversion_ev
 
 
 def transitions_from_codes(store, by, min_share, who, since, until) -> PathsResult:
-    """The same result as ``transitions(...)``: customers and transitions only."""
-    d = jc.fetch_ordered(store, jc.WHO[who], {"x": jc.DIMS[by][3]}, jc.time_filter(since, until))
-    g, x = _items(d["g"], d["x"], by)
-    del d
-    total = int(jc.group_starts(g).sum())
+    """The same result as ``transitions(...)``: customers and transitions only.
+
+    On the clustered table, slices of persons are read and counted on threads and their
+    dense counts added; otherwise one read, counted in slices (:func:`_pair_counts`)."""
     label = jc.names(store, by)
+    size, cols, where = len(label), {"x": jc.DIMS[by][3]}, jc.time_filter(since, until)
+
+    def part(keys, con):
+        d = jc.fetch_ordered(store, "person_key", cols, where, keys, con)
+        g, x = _items(d["g"], d["x"], by)
+        return int(jc.group_starts(g).sum()), *_dense_pair_counts(g, x, size)
+
+    parts = jc.map_key_ranges(store, part) if who == "person_id" and size * size < 1 << 24 else None
+    if parts is None:
+        d = jc.fetch_ordered(store, jc.WHO[who], cols, where)
+        g, x = _items(d["g"], d["x"], by)
+        del d
+        total = int(jc.group_starts(g).sum())
+        values, counts, people = _pair_counts(g, x, size)
+    else:
+        total = sum(p[0] for p in parts)
+        counts, people = sum(p[1] for p in parts), sum(p[2] for p in parts)
+        values = np.flatnonzero(counts[:size * size])
+        counts, people = counts[values], people[values]
     return PathsResult(by=by, customers=total,
-                       transitions=_transitions(g, x, len(label), label, min_share * total))
+                       transitions=_transition_rows(values, counts, people, size, label, min_share * total))
 
 
 # -- sequences ---------------------------------------------------------------------------
@@ -145,18 +163,22 @@ def _pair_counts(g, x, size):
     if across + 1 >= 1 << 24:  # too many codes for dense counts: one pass, sparse counts
         return _pair_counts_sparse(g, x, size)
 
-    def part(rows: slice):
-        gg, xx = g[rows], x[rows]
-        if len(xx) < 2:
-            return np.zeros(across + 1, np.int64), np.zeros(across + 1, np.int64)
-        pair = _pair_codes(gg, xx, size)
-        key = np.sort(gg[:-1].astype(np.int64) * (across + 1) + pair, kind="stable")  # by customer, then pair
-        distinct = key[jc.group_starts(key)] % (across + 1)
-        return np.bincount(pair, minlength=across + 1), np.bincount(distinct, minlength=across + 1)
-
-    counts, people = (sum(c) for c in zip(*jc.map_customers(part, g)))
+    parts = jc.map_customers(lambda rows: _dense_pair_counts(g[rows], x[rows], size), g)
+    counts, people = (sum(c) for c in zip(*parts))
     values = np.flatnonzero(counts[:across])
     return values, counts[values], people[values]
+
+
+def _dense_pair_counts(g, x, size):
+    """(pairs, distinct customers) per pair code as dense arrays of ``size * size + 1``, the
+    last for pairs across two customers; for adding up over slices of customers."""
+    across = size * size
+    if len(x) < 2:
+        return np.zeros(across + 1, np.int64), np.zeros(across + 1, np.int64)
+    pair = _pair_codes(g, x, size)
+    key = np.sort(g[:-1].astype(np.int64) * (across + 1) + pair, kind="stable")  # by customer, then pair
+    distinct = key[jc.group_starts(key)] % (across + 1)
+    return np.bincount(pair, minlength=across + 1), np.bincount(distinct, minlength=across + 1)
 
 
 def _pair_codes(g, x, size):
@@ -176,7 +198,10 @@ def _pair_counts_sparse(g, x, size):
 
 
 def _transitions(g, x, size, label, least):
-    values, counts, people = _pair_counts(g, x, size)
+    return _transition_rows(*_pair_counts(g, x, size), size, label, least)
+
+
+def _transition_rows(values, counts, people, size, label, least):
     rows = [{"from": label[v // size + 1], "to": label[v % size + 1], "count": int(n), "customers": int(c)}
             for v, n, c in zip(values.tolist(), counts.tolist(), people.tolist()) if c >= least]
     return sorted(rows, key=lambda r: (-r["count"], r["from"], r["to"]))
