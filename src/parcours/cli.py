@@ -227,7 +227,7 @@ def _print_frame(frame, title: str | None = None, limit: int = 50) -> None:
 def funnel(
     directory: Path = typer.Argument(..., help="Workspace folder."),
     step: List[str] = typer.Option([], "--step", "-s",
-                                   help="A step: NAME or NAME[channel=..,touchpoint=..,properties.KEY=..] (repeatable, in order)."),
+                                   help=r"A step: NAME or NAME\[channel=..,touchpoint=..,properties.KEY=..] (repeatable, in order)."),
     window: str = typer.Option("14d", "--window", help="Conversion window from the step-1 event (inclusive): 14d, 2h, 30m."),
     order: str = typer.Option("ordered", "--order", help="ordered, strict or unordered."),
     exclude: List[str] = typer.Option([], "--exclude", help="NAME:FROM:TO, steps numbered from 0 (repeatable)."),

@@ -18,6 +18,8 @@ from ..errors import AnalysisError
 from ._common import JOURNEY, as_time
 
 WEEK = pd.Timedelta(days=7)
+#: the conversion events the pain points and the moments of truth look for by default.
+CONVERSIONS = ("purchase", "repeat_purchase")
 #: a negative answer per feedback kind (NPS detractor, CSAT/review 1-2, CES 5-7 of 7).
 NEGATIVE = {"nps": ("<=", 6), "csat": ("<=", 2), "review": ("<=", 2), "ces": (">=", 5)}
 

@@ -41,7 +41,7 @@ from scipy import stats
 
 from ..errors import AnalysisError
 from ._common import json_ready
-from .journey_frame import load
+from .journey_frame import CONVERSIONS, JourneyFrame, load
 from .significance import benjamini_hochberg
 
 __all__ = ["moments_of_truth", "Moment", "MomentsResult", "stratified_difference"]
@@ -146,11 +146,13 @@ def _satisfaction_outcome(people: pd.Index, feedback: pd.DataFrame):
     return outcome
 
 
-def moments_of_truth(store, *, outcome: str = "conversion", conversions=("purchase", "repeat_purchase"),
-                     min_exposed: int = 30, fdr: float = 0.05, since=None, until=None) -> MomentsResult:
+def moments_of_truth(store, *, outcome: str = "conversion", conversions=CONVERSIONS,
+                     min_exposed: int = 30, fdr: float = 0.05, since=None, until=None,
+                     frame: JourneyFrame | None = None) -> MomentsResult:
     """Every touchpoint met by at least ``min_exposed`` people, by adjusted effect on the outcome
     (``conversion``; ``retention``: customers converting again; or ``satisfaction``: the first
-    scored answer after it is not negative)."""
+    scored answer after it is not negative). ``frame``: the journeys already loaded with the
+    same conversions and bounds (the map shares one with the pain points)."""
     if outcome not in OUTCOMES:
         raise AnalysisError(f"outcome must be one of {', '.join(OUTCOMES)}, not {outcome!r}")
     if isinstance(conversions, str):
@@ -159,7 +161,7 @@ def moments_of_truth(store, *, outcome: str = "conversion", conversions=("purcha
         raise AnalysisError("moments of truth need at least one conversion event, e.g. purchase")
     if not 0 < fdr < 1:
         raise AnalysisError(f"fdr must be between 0 and 1, not {fdr!r}")
-    jf = load(store, tuple(conversions), since=since, until=until)
+    jf = frame or load(store, tuple(conversions), since=since, until=until)
     ev = jf.events
     if ev.empty:
         return MomentsResult(outcome, [], fdr)

@@ -25,7 +25,7 @@ from ..errors import AnalysisError
 from ._common import json_ready
 from .actions import actions_for
 from .detectors import DETECTORS, Candidate, Floors, steps_of
-from .journey_frame import JourneyFrame, load
+from .journey_frame import CONVERSIONS, JourneyFrame, load
 from .significance import benjamini_hochberg
 
 KINDS = ("drop_off", "slowness", "loop", "superfluous_step", "silo", "price_inconsistency",
@@ -117,10 +117,13 @@ def _plain(v):
     return float(f"{v:.6g}") if isinstance(v, float) else v
 
 
-def painpoints(store, *, conversions=("purchase", "repeat_purchase"), segment_attribute: str = "segment",
+def painpoints(store, *, conversions=CONVERSIONS, segment_attribute: str = "segment",
                fdr: float = 0.01, floors: Floors | None = None, since=None, until=None,
-               verbatims: int = 3) -> PainPointsResult:
-    """Detect, test, filter and rank the pain points of the journeys in ``store``."""
+               verbatims: int = 3, frame: JourneyFrame | None = None) -> PainPointsResult:
+    """Detect, test, filter and rank the pain points of the journeys in ``store``.
+
+    ``frame``: the journeys already loaded with the same conversions, segment attribute and
+    bounds (the map shares one with the moments of truth)."""
     if not 0 < fdr < 1:
         raise AnalysisError(f"fdr must be between 0 and 1, not {fdr!r}")
     if isinstance(conversions, str):
@@ -128,7 +131,7 @@ def painpoints(store, *, conversions=("purchase", "repeat_purchase"), segment_at
     if not conversions:
         raise AnalysisError("pain points need at least one conversion event, e.g. purchase")
     floors = floors or Floors()
-    jf = load(store, tuple(conversions), segment_attribute, since, until)
+    jf = frame or load(store, tuple(conversions), segment_attribute, since, until)
     steps = steps_of(jf)
     candidates: list[Candidate] = []
     for detect in DETECTORS:

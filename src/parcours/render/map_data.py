@@ -18,7 +18,8 @@ from ..analysis._common import JOURNEY, json_ready
 from ..errors import AnalysisError, ParcoursError
 from .labels import label
 
-__all__ = ["JourneyMap", "journey_map", "designed_vs_lived", "follows_design", "pain_points", "feedback_kpis",
+__all__ = ["JourneyMap", "journey_map", "designed_vs_lived", "follows_design", "pain_points", "shared_frame",
+           "feedback_kpis",
            "LANES", "BLUEPRINT_LANES"]
 
 #: the lanes of a stage column, top to bottom.
@@ -242,13 +243,13 @@ def _moments_of_truth(store, model) -> dict[str, list[dict]]:
     return out
 
 
-def measured_moments(store, top: int = 3) -> dict[str, list[dict]]:
+def measured_moments(store, top: int = 3, frame=None) -> dict[str, list[dict]]:
     """The data's own moments of truth (``parcours moments``: effect on conversion adjusted for
     progress), the significant ones, in the stage where each is met most, strongest first."""
     from ..analysis.moments import moments_of_truth
 
     try:
-        result = moments_of_truth(store)
+        result = moments_of_truth(store, frame=frame)
     except AnalysisError:
         return {}
     out: dict[str, list[dict]] = {}
@@ -263,7 +264,18 @@ def _q(s: str) -> str:
     return str(s).replace("'", "''")
 
 
-def pain_points(store, lang: str = "fr") -> tuple[list[dict], str | None]:
+def shared_frame(store):
+    """The journeys read once for both the pain points and the data's moments of truth (their
+    default conversions); None when they cannot be read (each lane then says why itself)."""
+    from ..analysis.journey_frame import CONVERSIONS, load
+
+    try:
+        return load(store, CONVERSIONS)
+    except AnalysisError:
+        return None
+
+
+def pain_points(store, lang: str = "fr", frame=None) -> tuple[list[dict], str | None]:
     """The pain-point analysis's findings, ranked, each with a readable title; none and a
     note when the analysis is not installed or fails (the map is still worth reading)."""
     try:
@@ -271,7 +283,7 @@ def pain_points(store, lang: str = "fr") -> tuple[list[dict], str | None]:
     except ImportError:
         return [], label("note.painpoints_missing", lang)
     try:
-        result = painpoints(store)
+        result = painpoints(store, frame=frame)
     except Exception as exc:  # noqa: BLE001 - one lane must not break the whole map
         return [], label("note.painpoints_failed", lang, error=exc)
     out = []
@@ -448,13 +460,14 @@ def _text_analysis(texts: list[str], ids: list, scores: dict | None, lang: str) 
 
 # -- the map ------------------------------------------------------------------------------
 def journey_map(store, model, *, lang: str = "fr", persona: str | None = None,
-                scope: str | None = None, kpis=None, pains=None) -> JourneyMap:
+                scope: str | None = None, kpis=None, pains=None, frame=None) -> JourneyMap:
     """The journey map of ``model`` over the store's journeys (see the module doc).
 
     ``persona`` keeps one persona's empathy map. To map a saved segment, call this inside
     ``segment_scope`` and name it in ``scope`` (shown in the title).
     ``kpis`` (a StageKpisResult) and ``pains`` (``(findings, note)`` of :func:`pain_points`)
-    let the report pass what it already computed.
+    let the report pass what it already computed, and ``frame`` (:func:`shared_frame`) the
+    journeys it already read.
     """
     from ..analysis.kpis import stage_kpis
 
@@ -467,10 +480,11 @@ def journey_map(store, model, *, lang: str = "fr", persona: str | None = None,
     dvl = designed_vs_lived(store, model, lang)
     top = _top_items(store)
     mots = _moments_of_truth(store, model)
-    measured = measured_moments(store)
+    frame = frame or shared_frame(store)
+    measured = measured_moments(store, frame=frame)
     scores = text_scores(store)
     emotions, emo_note = _emotions(store, lang, scores)
-    pains, pain_note = pain_points(store, lang) if pains is None else pains
+    pains, pain_note = pain_points(store, lang, frame) if pains is None else pains
     backs = dvl["backward_moves"]
     loops = {r["item"]: r for r in dvl["loops"]}
     title = model.labels.get(lang) if model.labels else model.name

@@ -15,7 +15,7 @@ from pathlib import Path
 from ..errors import ConfigError
 from .html import colon, esc, figure_html, note, num, page, pct, signed, table
 from .labels import label
-from .map_data import JourneyMap, feedback_kpis, journey_map, pain_points
+from .map_data import JourneyMap, feedback_kpis, journey_map, pain_points, shared_frame
 from .map_html import map_fragment
 
 __all__ = ["Report", "build_report", "report_html", "write_report", "report_format", "SECTIONS"]
@@ -162,8 +162,11 @@ def build_report(store, model, lang: str = "fr", scope: str | None = None) -> Re
         kpis_holder["res"] = res
         return res.to_dict()
 
+    frame = {}  # the journeys read once for the pain points and the map's moments of truth
+
     def pains():
-        items, why = pain_points(store, lang)
+        frame["jf"] = shared_frame(store)
+        items, why = pain_points(store, lang, frame["jf"])
         for p in items:
             p["stage_label"] = model.label(p["stage"], lang) if p.get("stage") in model.stage_ids else p.get("stage")
         return {"items": items, "note": why}
@@ -180,7 +183,8 @@ def build_report(store, model, lang: str = "fr", scope: str | None = None) -> Re
     t0 = time.perf_counter()
     try:
         report.journey_map = journey_map(store, model, lang=lang, scope=scope, kpis=kpis_holder.get("res"),
-                                         pains=None if "error" in pp else (pp["items"], pp["note"]))
+                                         pains=None if "error" in pp else (pp["items"], pp["note"]),
+                                         frame=frame.get("jf"))
         report.sections["map"] = {}
     except Exception as exc:  # noqa: BLE001
         report.sections["map"] = {"error": str(exc)}
