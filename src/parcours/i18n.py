@@ -2,6 +2,10 @@
 
 Keys are short English ids; ``t(key, lang, **values)`` formats the message. The locale comes
 from the caller, else ``PARCOURS_LANG``, else French.
+
+The CLI's messages live here; the rendered pages' words (``render/labels.py``) and the
+dashboard's (``web/page_labels.py``) are catalogues of their own, kept beside what shows them,
+read through the same :func:`translate` and :func:`lang_of`.
 """
 
 from __future__ import annotations
@@ -171,7 +175,6 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "{scenario}: not enough entries past the goal window in both groups yet.",
     },
     "col.scenario": {"fr": "scénario", "en": "scenario"},
-    "col.measure": {"fr": "mesure", "en": "measure"},
     "col.entry": {"fr": "entrée", "en": "entry"},
     "col.template": {"fr": "modèle", "en": "template"},
     "act.col.scenario": {"fr": "scénario", "en": "scenario"},
@@ -222,12 +225,29 @@ MESSAGES: dict[str, dict[str, str]] = {
 }
 
 
+LANGS = ("fr", "en")
+
+
 def lang_default() -> str:
+    """``PARCOURS_LANG`` (its first two letters) when it is fr or en, else French."""
     lang = os.environ.get("PARCOURS_LANG", "fr").lower()[:2]
-    return lang if lang in ("fr", "en") else "fr"
+    return lang if lang in LANGS else "fr"
+
+
+def lang_of(value: str | None, default: str = "fr") -> str:
+    """``value`` when it is a language we speak, else ``default``: what the web calls on the
+    language it was given (a query parameter, a cookie, a survey answer)."""
+    return value if value in LANGS else default
+
+
+def translate(catalogue: dict[str, dict[str, str]], key: str, lang: str | None = None, **values) -> str:
+    """The text of ``key`` in ``lang`` (default: :func:`lang_default`; English when the catalogue
+    lacks that language), formatted with ``values``: the one look-up of every catalogue."""
+    entry = catalogue[key]
+    text = entry.get(lang or lang_default(), entry["en"])
+    return text.format(**values) if values else text
 
 
 def t(key: str, lang: str | None = None, **values) -> str:
-    lang = lang or lang_default()
-    entry = MESSAGES[key]
-    return entry.get(lang, entry["en"]).format(**values)
+    """A CLI message (see :data:`MESSAGES`)."""
+    return translate(MESSAGES, key, lang, **values)

@@ -6,6 +6,8 @@ which would otherwise crowd it.
 
 from __future__ import annotations
 
+from ..i18n import translate
+
 LABELS: dict[str, dict[str, str]] = {
     # lanes of the map
     "lane.actions": {"fr": "Actions du client", "en": "Customer actions"},
@@ -144,7 +146,5 @@ LABELS: dict[str, dict[str, str]] = {
 
 
 def label(key: str, lang: str = "fr", **values) -> str:
-    """The text of ``key`` in ``lang`` (English when a language is missing), formatted."""
-    entry = LABELS[key]
-    text = entry.get(lang, entry["en"])
-    return text.format(**values) if values else text
+    """A word of the map or the report (see :data:`LABELS`)."""
+    return translate(LABELS, key, lang, **values)
