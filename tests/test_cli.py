@@ -104,6 +104,15 @@ def test_journey_funnel_and_paths_commands(ws, tmp_path):
     assert [(s["name"], s["count"]) for s in result["steps"]] == [
         ("ad_click", 3), ("add_to_cart", 2), ("purchase [channel=store]", 1)]
     assert result["steps"][1]["conversion_from_previous"] == pytest.approx(2 / 3)
+    steps = ["--step", "ad_click", "--step", "add_to_cart"]
+    trends = json.loads(run("funnel", ws, *steps, "--over", "day", "--json").output)
+    assert trends["period"] == "day"
+    assert [(p["period"], [s["count"] for s in p["steps"]]) for p in trends["periods"]] == [("2024-01-01", [3, 2])]
+    dropped = json.loads(run("funnel", ws, *steps, "--people", "0", "--dropped", "--json").output)
+    assert (dropped["total"], [p["id"] for p in dropped["people"]]) == (1, ["c3"])
+    reached = json.loads(run("funnel", ws, *steps, "--people", "1", "--limit", "1", "--json").output)
+    assert reached["total"] == 2 and [p["furthest_step"] for p in reached["people"]] == [1]
+    assert "one of them" in run("funnel", ws, *steps, "--over", "week", "--by", "channel", code=2).output
     transitions = json.loads(run("paths", ws, "--by", "event", "--json").output)["transitions"]
     assert {"from": "ad_click", "to": "add_to_cart", "count": 1, "customers": 1} in transitions
     assert "unknown journey" not in run("journey", ws, "nobody", code=4).output

@@ -17,8 +17,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from .errors import ParcoursError
-from .i18n import lang_default, t
+from .errors import ConfigError, ParcoursError
+from .i18n import LANGS, lang_default, t
 
 app = typer.Typer(
     name="parcours",
@@ -31,7 +31,15 @@ console = Console()
 err_console = Console(stderr=True)
 
 JsonOpt = typer.Option(False, "--json", help="Print the result as JSON (the result's to_dict()).")
-LangOpt = typer.Option(None, "--lang", help="fr or en (default: PARCOURS_LANG, else fr).")
+
+
+def _check_lang(value: Optional[str]) -> Optional[str]:
+    if value is not None and value not in LANGS:
+        raise typer.BadParameter(f"{value!r}: fr or en")
+    return value
+
+
+LangOpt = typer.Option(None, "--lang", help="fr or en (default: PARCOURS_LANG, else fr).", callback=_check_lang)
 SegmentOpt = typer.Option(None, "--segment", help="Only the persons of this saved segment (parcours segment add).")
 
 
@@ -237,23 +245,37 @@ def funnel(
     since: Optional[str] = typer.Option(None, "--since", help="Only attempts starting on or after this date."),
     until: Optional[str] = typer.Option(None, "--until", help="Only attempts starting before this date."),
     stages: bool = typer.Option(False, "--stages", help="Use the journey model's stages as the steps."),
+    over: Optional[str] = typer.Option(None, "--over", help="The funnel of the customers who entered in each "
+                                       "day, week or month."),
+    people: Optional[int] = typer.Option(None, "--people", help="List the customers who reached this step "
+                                         "(from 0) instead of counting them."),
+    dropped: bool = typer.Option(False, "--dropped", help="With --people: only those who dropped after the step."),
+    limit: int = typer.Option(1000, "--limit", help="With --people: at most this many customers."),
     segment: Optional[str] = SegmentOpt,
     as_json: bool = JsonOpt,
 ):
     """Conversion through ordered steps, with time to convert and breakdowns."""
-    from .analysis.funnel import funnel as run_funnel
+    from .analysis import funnel as f
+    from .analysis._common import steps_from_text
 
     _no_scope_with_segments(by, segment)
+    if sum(x is not None for x in (by, over, people)) > 1:
+        raise ConfigError("--by, --over and --people are different questions: give one of them")
+    if dropped and people is None:
+        raise ConfigError("--dropped goes with --people STEP")
     with _open(directory) as ws, ws.segment_scope(segment):
-        steps = [parse_step_text(s) for s in step] or (ws.model.stage_ids if stages else [])
-        kw = dict(window=window, order=order, exclude=exclude, per=per, since=since, until=until, stages=stages,
-                  attribution=attribution)
-        if by == "segments":
+        steps = steps_from_text(step, ws.model, stages)
+        kw = dict(window=window, order=order, exclude=exclude, per=per, since=since, until=until, stages=stages)
+        if over is not None:
+            result = f.funnel_trends(ws.store, steps, period=over, **kw)
+        elif people is not None:
+            result = f.funnel_people(ws.store, steps, step=people, dropped=dropped, limit=limit, **kw)
+        elif by == "segments":
             from .analysis.segments import funnel_by_segments
 
-            result = funnel_by_segments(ws.store, steps=steps, **kw)
+            result = funnel_by_segments(ws.store, steps=steps, attribution=attribution, **kw)
         else:
-            result = run_funnel(ws.store, steps, by=by, **kw)
+            result = f.funnel(ws.store, steps, by=by, attribution=attribution, **kw)
     show(result, as_json)
 
 
@@ -548,7 +570,6 @@ def compare(
 ):
     """Two segments side by side (funnel, stage KPIs, paths, feedback), significant differences flagged."""
     from .analysis.compare import compare as run_compare
-    from .errors import ConfigError
 
     if len(segment) != 2:
         raise ConfigError("compare needs exactly two segments: --segment A --segment B")
@@ -585,8 +606,6 @@ def _num(v):
 
 def _no_scope_with_segments(by: str | None, segment: str | None) -> None:
     """``--by segments`` runs once per saved segment: it cannot also be inside one."""
-    from .errors import ConfigError
-
     if by == "segments" and segment is not None:
         raise ConfigError("--by segments and --segment cannot be combined: compare segments with parcours compare")
 
@@ -847,7 +866,6 @@ def _act_label(name: str, lang: str) -> str:
 
 def _act_time(value: Optional[str]):
     from .analysis._common import as_time
-    from .errors import ConfigError, ParcoursError
 
     try:
         return as_time(value)

@@ -216,6 +216,8 @@ def test_people_and_trends_agree_with_the_funnel(shared_store, events, params, p
         assert [p["id"] for p in people] == sorted(w for w, (t, _) in want.items() if len(t) > k)
         dropped = funnel_people(shared_store, step=k, dropped=True, **params).people
         assert [p["id"] for p in dropped] == sorted(w for w, (t, _) in want.items() if len(t) == k + 1)
+        first = funnel_people(shared_store, step=k, limit=1, **params)
+        assert (first.total, first.people) == (len(people), people[:1])
     # All test events fall in one day, week and month: the single period is the whole funnel.
     trends = funnel_trends(shared_store, period=period, **params)
     if total.steps[0].count:

@@ -17,7 +17,7 @@ from parcours.analysis.feedback import emotion_by, feedback
 from parcours.analysis.moments import moments_of_truth
 from parcours.analysis.painpoints import painpoints
 from parcours.analysis.segments import list_segments, save_segment, segment_scope
-from parcours.analysis.funnel import funnel
+from parcours.analysis.funnel import funnel, funnel_people, funnel_trends
 from parcours.analysis.kpis import stage_kpis
 from parcours.analysis.paths import paths
 from parcours.analysis.retention import retention
@@ -113,6 +113,10 @@ CASES = [
      lambda s, m: funnel(s, ["product_view", {"event": "purchase", "properties": {}, "channel": "web"}],
                          by="channel", order="strict")),
     ("funnel", {"stages": "true", "per": "customer"}, lambda s, m: funnel(s, m.stage_ids, stages=True)),
+    ("funnel_trends", {"step": ["page_view", "purchase"], "period": "day", "window": "3d"},
+     lambda s, m: funnel_trends(s, ["page_view", "purchase"], period="day", window="3d")),
+    ("funnel_people", {"step": ["page_view", "add_to_cart"], "at": 0, "dropped": "true", "limit": 2},
+     lambda s, m: funnel_people(s, ["page_view", "add_to_cart"], step=0, dropped=True, limit=2)),
     ("paths", {"by": "stage"}, lambda s, m: paths(s, by="stage")),
     ("paths", {"by": "event", "depth": 3, "min_share": 0.1, "start": "page_view"},
      lambda s, m: paths(s, by="event", depth=3, min_share=0.1, start="page_view")),
@@ -155,7 +159,7 @@ def test_every_analysis_answers_the_python_result(loaded):
     assert [r.status_code for r in answers] == [200] * len(CASES), [r.text for r in answers if r.status_code != 200]
     assert {a["name"] for a in listed["analyses"]} >= {
         "funnel", "paths", "retention", "kpis", "attribution", "cac", "clv", "feedback", "emotions", "painpoints",
-        "moments", "segments", "map"}
+        "moments", "segments", "map", "funnel_trends", "funnel_people"}
     by_name = {(n, json.dumps(p, sort_keys=True)): r.json() for (n, p, _), r in zip(CASES, answers)}
     scoped = by_name[("paths", json.dumps({"by": "stage", "segment": "pros"}, sort_keys=True))]
     assert 0 < scoped["customers"] < by_name[("paths", json.dumps({"by": "stage"}))]["customers"]

@@ -148,6 +148,12 @@ def parse_step_text(text: str) -> dict | str:
     return step
 
 
+def steps_from_text(texts, model, stages: bool = False) -> list:
+    """The funnel steps typed on a command line or in a query string (:func:`parse_step_text`);
+    with none typed and ``stages``, the journey model's stages in order."""
+    return [parse_step_text(s) for s in texts] or (list(model.stage_ids) if stages else [])
+
+
 def _scalar(text: str):
     """A property value as typed in a step: true/false, numbers, else text."""
     if text in ("true", "false"):

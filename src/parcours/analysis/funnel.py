@@ -187,11 +187,17 @@ class FunnelTrendsResult:
 class FunnelPeopleResult:
     step: int
     dropped: bool
-    #: [{"id", "furthest_step", "entered_at", "step_at"}], ids sorted.
+    #: [{"id", "furthest_step", "entered_at", "step_at"}], ids sorted (the first ``limit``).
     people: list[dict]
+    #: how many customers there are in all, listed or not.
+    total: int | None = None
+
+    def __post_init__(self):
+        if self.total is None:
+            self.total = len(self.people)
 
     def to_dict(self) -> dict:
-        return {"step": self.step, "dropped": self.dropped, "people": self.people}
+        return {"step": self.step, "dropped": self.dropped, "total": self.total, "people": self.people}
 
     def to_frame(self) -> pd.DataFrame:
         return pd.DataFrame(self.people, columns=["id", "furthest_step", "entered_at", "step_at"])
@@ -289,16 +295,24 @@ def funnel_people(
     until=None,
     *,
     stages: bool | Iterable[str] = False,
+    limit: int | None = None,
     engine: str = "auto",
 ) -> FunnelPeopleResult:
-    """The customers who reached step ``step`` (0-based), or who stopped there (``dropped``)."""
+    """The customers who reached step ``step`` (0-based), or who stopped there (``dropped``);
+    the first ``limit`` by id when given (``total`` still counts them all)."""
+    if limit is not None and limit < 0:
+        raise AnalysisError(f"limit must be 0 or more, not {limit}")
     plan = _Plan.build(steps, stages, window, order, exclude, per, None, "first_touch")
     if not 0 <= step < len(plan.steps):
         raise AnalysisError(f"step must be from 0 to {len(plan.steps) - 1}, not {step}")
     best = _best_attempts(store, plan, since, until, engine=engine)
     chosen = best[best["reached"] == step + 1] if dropped else best[best["reached"] > step]
+    total = len(chosen)
     if len(chosen) and not isinstance(chosen["who"].iloc[0], str):  # keys of journey_events
         chosen = chosen.assign(who=_ids_of_keys(store, plan.who, chosen["who"].to_numpy()))
+    chosen = chosen.sort_values("who")
+    if limit is not None:
+        chosen = chosen.head(limit)
     people = [
         {
             "id": r.who,
@@ -306,9 +320,9 @@ def funnel_people(
             "entered_at": pd.Timestamp(r.t0, unit="us").isoformat(),
             "step_at": pd.Timestamp(getattr(r, f"t{step}"), unit="us").isoformat(),
         }
-        for r in chosen.sort_values("who").itertuples()
+        for r in chosen.itertuples()
     ]
-    return FunnelPeopleResult(step, dropped, people)
+    return FunnelPeopleResult(step, dropped, people, total)
 
 
 # -- the engine --------------------------------------------------------------------------

@@ -98,7 +98,9 @@ def register(name: str, target, params: type[Params], summary: str, model: bool 
 # -- parameters of each analysis ---------------------------------------------------------------
 
 
-class FunnelParams(Range):
+class FunnelSteps(Range):
+    """What every funnel question shares: the steps and how an attempt goes through them."""
+
     step: list[Annotated[str, Field(min_length=1, max_length=200)]] = Field(
         default_factory=list, max_length=20,
         description="A step, repeated in order: NAME or NAME[channel=..,touchpoint=..,properties.KEY=..].")
@@ -107,19 +109,39 @@ class FunnelParams(Range):
     exclude: list[Annotated[str, Field(pattern=r"^.{1,200}:[0-9]{1,3}:[0-9]{1,3}$")]] = Field(
         default_factory=list, max_length=20, description="NAME:FROM:TO, steps numbered from 0.")
     per: Literal["customer", "account"] = "customer"
-    by: Text | None = Field(None, description="channel, touchpoint, or attributes.NAME.")
-    attribution: str = Field("first_touch", pattern=r"^(first_touch|last_touch|step:[0-9]{1,3})$",
-                             description="first_touch, last_touch or step:N.")
     stages: bool = Field(False, description="Use the journey model's stages as the steps.")
 
 
-def _funnel(store, workspace, p: FunnelParams):
-    from ..analysis.funnel import funnel
-    from ..analysis._common import parse_step_text
+class FunnelParams(FunnelSteps):
+    by: Text | None = Field(None, description="channel, touchpoint, or attributes.NAME.")
+    attribution: str = Field("first_touch", pattern=r"^(first_touch|last_touch|step:[0-9]{1,3})$",
+                             description="first_touch, last_touch or step:N.")
 
-    steps = [parse_step_text(s) for s in p.step] or (workspace.model.stage_ids if p.stages else [])
-    return funnel(store, steps, window=p.window, order=p.order, exclude=p.exclude, per=p.per, by=p.by,
-                  since=p.since, until=p.until, stages=p.stages, attribution=p.attribution)
+
+class FunnelTrendsParams(FunnelSteps):
+    period: Literal["day", "week", "month"] = Field("week", description="Customers grouped by when they entered.")
+
+
+class FunnelPeopleParams(FunnelSteps):
+    at: int = Field(0, ge=0, le=19, description="The step (from 0) the customers reached.")
+    dropped: bool = Field(False, description="Only those whose furthest step is `at` (they dropped after it).")
+    limit: int = Field(1000, ge=0, le=100_000, description="At most this many customers (by id); `total` counts all.")
+
+
+def _funnel_call(fn: str, **extra: str) -> Callable:
+    """A registry target calling ``parcours.analysis.funnel.<fn>`` with the shared funnel
+    parameters, and ``extra`` (the function's argument: the parameter's name)."""
+
+    def run(store, workspace, p: FunnelSteps):
+        from ..analysis import funnel
+        from ..analysis._common import steps_from_text
+
+        return getattr(funnel, fn)(
+            store, steps_from_text(p.step, workspace.model, p.stages), window=p.window, order=p.order,
+            exclude=p.exclude, per=p.per, since=p.since, until=p.until, stages=p.stages,
+            **{arg: getattr(p, name) for arg, name in extra.items()})
+
+    return run
 
 
 class PathsParams(Range):
@@ -212,7 +234,12 @@ class MapParams(Params):
     scope: Text | None = Field(None, description="Name of a saved segment the map is drawn for.")
 
 
-register("funnel", _funnel, FunnelParams, "Conversion through ordered steps, time to convert, breakdowns.")
+register("funnel", _funnel_call("funnel", by="by", attribution="attribution"), FunnelParams,
+         "Conversion through ordered steps, time to convert, breakdowns.")
+register("funnel_trends", _funnel_call("funnel_trends", period="period"), FunnelTrendsParams,
+         "The funnel of the customers who entered in each day, week or month.")
+register("funnel_people", _funnel_call("funnel_people", step="at", dropped="dropped", limit="limit"),
+         FunnelPeopleParams, "The customers who reached a step of the funnel, or dropped after it.")
 register("paths", "parcours.analysis.paths:paths", PathsParams, "Transitions, path variants, step matrix, loops.")
 register("retention", "parcours.analysis.retention:retention", RetentionParams,
          "Cohort retention, lifecycle, repeat-purchase rate.")
