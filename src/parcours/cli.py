@@ -41,6 +41,7 @@ def _check_lang(value: Optional[str]) -> Optional[str]:
 
 LangOpt = typer.Option(None, "--lang", help="fr or en (default: PARCOURS_LANG, else fr).", callback=_check_lang)
 SegmentOpt = typer.Option(None, "--segment", help="Only the persons of this saved segment (parcours segment add).")
+ChartOpt = typer.Option(None, "--chart", help="Also draw the result in this HTML file (self-contained, opens offline).")
 
 
 def handle_errors(fn):
@@ -212,12 +213,20 @@ def parse_step_text(text: str) -> dict | str:
     return parse(text)
 
 
-def show(result, as_json: bool) -> None:
-    """An analysis result: its to_dict() as JSON, or its to_frame() as a table."""
+def show(result, as_json: bool, chart: Optional[Path] = None, lang: Optional[str] = None) -> None:
+    """An analysis result: its to_dict() as JSON, or its to_frame() as a table; and its charts
+    in ``chart`` (an HTML page) when asked."""
     if as_json:
         print_json(result.to_dict())
     else:
         _print_frame(result.to_frame())
+    if chart is not None:
+        from .render.charts import write_charts
+        from .render.labels import label
+
+        lang = lang or lang_default()
+        (err_console if as_json else console).print(
+            label("cli.written", lang, path=write_charts(result, chart, lang)), soft_wrap=True)
 
 
 def _print_frame(frame, title: str | None = None, limit: int = 50) -> None:
@@ -252,7 +261,9 @@ def funnel(
     dropped: bool = typer.Option(False, "--dropped", help="With --people: only those who dropped after the step."),
     limit: int = typer.Option(1000, "--limit", help="With --people: at most this many customers."),
     segment: Optional[str] = SegmentOpt,
+    chart: Optional[Path] = ChartOpt,
     as_json: bool = JsonOpt,
+    lang: Optional[str] = LangOpt,
 ):
     """Conversion through ordered steps, with time to convert and breakdowns."""
     from .analysis import funnel as f
@@ -263,6 +274,8 @@ def funnel(
         raise ConfigError("--by, --over and --people are different questions: give one of them")
     if dropped and people is None:
         raise ConfigError("--dropped goes with --people STEP")
+    if chart is not None and people is not None:
+        raise ConfigError("--people lists customers: there is no chart of it")
     with _open(directory) as ws, ws.segment_scope(segment):
         steps = steps_from_text(step, ws.model, stages)
         kw = dict(window=window, order=order, exclude=exclude, per=per, since=since, until=until, stages=stages)
@@ -276,7 +289,7 @@ def funnel(
             result = funnel_by_segments(ws.store, steps=steps, attribution=attribution, **kw)
         else:
             result = f.funnel(ws.store, steps, by=by, attribution=attribution, **kw)
-    show(result, as_json)
+    show(result, as_json, chart, lang)
 
 
 @app.command()
@@ -289,14 +302,16 @@ def paths(
     depth: Optional[int] = typer.Option(None, "--depth", help="At most this many items per path."),
     min_share: float = typer.Option(0.0, "--min-share", help="Hide transitions below this share of customers."),
     segment: Optional[str] = SegmentOpt,
+    chart: Optional[Path] = ChartOpt,
     as_json: bool = JsonOpt,
+    lang: Optional[str] = LangOpt,
 ):
     """Transitions between consecutive items, top path variants, step matrix, loops."""
     from .analysis.paths import paths as run_paths
 
     with _open(directory) as ws, ws.segment_scope(segment):
         result = run_paths(ws.store, by=by, start=start, end=end, depth=depth, min_share=min_share)
-    show(result, as_json)
+    show(result, as_json, chart, lang)
 
 
 @app.command()
@@ -309,7 +324,9 @@ def retention(
     periods: int = typer.Option(12, "--periods", help="How many periods to show."),
     recurring: bool = typer.Option(False, "--recurring", help="Cohorts of every start event, not only the first."),
     segment: Optional[str] = SegmentOpt,
+    chart: Optional[Path] = ChartOpt,
     as_json: bool = JsonOpt,
+    lang: Optional[str] = LangOpt,
 ):
     """Cohort retention, lifecycle (new, returning, resurrecting, dormant), repeat-purchase rate."""
     from .analysis.retention import retention as run_retention
@@ -317,7 +334,7 @@ def retention(
     with _open(directory) as ws, ws.segment_scope(segment):
         result = run_retention(ws.store, start_event=start_event, return_event=return_event, period=period,
                                periods=periods, retention_type="recurring" if recurring else "first_time")
-    show(result, as_json)
+    show(result, as_json, chart, lang)
 
 
 @app.command()

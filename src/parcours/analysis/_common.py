@@ -126,6 +126,15 @@ def as_step(spec: str | Mapping[str, Any] | Step, *, stage: bool = False) -> Ste
     raise AnalysisError(f"invalid step {spec!r}: expected an event name, a dict or a Step")
 
 
+class Charted:
+    """A result that has a picture: ``chart(lang)``, the first of ``render.charts.figures``."""
+
+    def chart(self, lang: str = "fr"):
+        from ..render.charts import figures
+
+        return figures(self, lang)[0][1]
+
+
 def parse_step_text(text: str) -> dict | str:
     """``NAME`` or ``NAME[channel=web,touchpoint=cart,properties.device=mobile]`` to a step."""
     m = re.fullmatch(r"\s*([^\[\]]+?)\s*(?:\[(.*)\])?\s*", text)

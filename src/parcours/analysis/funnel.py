@@ -34,6 +34,7 @@ from ..errors import AnalysisError
 from . import journey_codes as jc
 from ._common import (
     JOURNEY,
+    Charted,
     Step,
     _json_equals,
     as_steps,
@@ -136,7 +137,7 @@ class FunnelBreakdown:
 
 
 @dataclass
-class FunnelResult:
+class FunnelResult(Charted):
     steps: list[FunnelStep]
     breakdown: list[FunnelBreakdown] = field(default_factory=list)
     #: per step after the first: [{"upper_seconds", "count"}], upper None for the open bin.
@@ -165,7 +166,7 @@ class FunnelResult:
 
 
 @dataclass
-class FunnelTrendsResult:
+class FunnelTrendsResult(Charted):
     period: str
     #: [{"period": ISO date of the period's start, "steps": [FunnelStep ...]}]
     periods: list[dict]

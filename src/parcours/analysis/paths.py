@@ -14,7 +14,7 @@ import ibis
 import pandas as pd
 
 from ..errors import AnalysisError
-from ._common import choice, journey, json_ready, per_column
+from ._common import Charted, choice, journey, json_ready, per_column
 from .journey_codes import use_codes
 
 ITEMS = ("event", "stage", "touchpoint", "channel")
@@ -25,7 +25,7 @@ __all__ = ["PathsResult", "paths", "transitions"]
 
 
 @dataclass
-class PathsResult:
+class PathsResult(Charted):
     by: str
     #: customers with a journey in the analysis (after start/end), the base of every share.
     customers: int

@@ -14,7 +14,7 @@ import ibis
 import pandas as pd
 
 from ..errors import AnalysisError
-from ._common import choice, journey, per_column
+from ._common import Charted, choice, journey, per_column
 
 PERIODS = ("day", "week", "month")
 TYPES = ("first_time", "recurring")
@@ -24,7 +24,7 @@ __all__ = ["RetentionResult", "retention", "period_number", "period_start"]
 
 
 @dataclass
-class RetentionResult:
+class RetentionResult(Charted):
     period: str
     periods: int
     start_event: str

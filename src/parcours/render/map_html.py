@@ -13,6 +13,7 @@ from pathlib import Path
 
 from ..errors import ConfigError
 from .html import colon, esc, figure_html, num, page, pct, signed
+from .charts import sankey_figure
 from .labels import label
 from .map_data import BLUEPRINT_LANES, JourneyMap
 
@@ -242,8 +243,6 @@ def _grid(jm: JourneyMap) -> str:
 
 
 def _designed_vs_lived(jm: JourneyMap, div_id: str) -> str:
-    import plotly.graph_objects as go
-
     lang, d = jm.lang, jm.designed_vs_lived
     out = [f'<h2>{esc(label("map.dvl.title", lang))}</h2>']
     out.append('<p class="dvl-share"><b>' + esc(label(
@@ -259,11 +258,7 @@ def _designed_vs_lived(jm: JourneyMap, div_id: str) -> str:
     sk = d["sankey"]
     if sk["link"]["value"]:
         out.append(f"<h3>{esc(label('map.dvl.flows', lang))}</h3>")
-        fig = go.Figure(go.Sankey(node=dict(label=sk["node"]["label"], pad=12, thickness=12),
-                                  link=dict(source=sk["link"]["source"], target=sk["link"]["target"],
-                                            value=sk["link"]["value"])))
-        fig.update_layout(height=380)
-        out.append(figure_html(fig, div_id))
+        out.append(figure_html(sankey_figure(sk, height=380), div_id))
     return "".join(out)
 
 

@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import ConfigError
-from .html import colon, esc, figure_html, note, num, page, pct, signed, table
+from .html import colon, esc, figure_html, note, num, page, pct, table
+from .charts import funnel_figure, sankey_figure
 from .labels import label
 from .map_data import JourneyMap, feedback_kpis, journey_map, pain_points, shared_frame
 from .map_html import map_fragment
@@ -214,28 +215,18 @@ def _summary_html(d: dict, lang: str) -> str:
 
 
 def _funnel_html(d: dict, lang: str) -> str:
-    import plotly.graph_objects as go
-
     steps = d["steps"]
     if not steps or not steps[0]["count"]:
         return note(label("report.no_data", lang))
-    fig = go.Figure(go.Funnel(y=[s["label"] for s in steps], x=[s["count"] for s in steps],
-                              textinfo="value+percent initial"))
+    fig = funnel_figure(steps, names=[s["label"] for s in steps])
     fig.update_layout(height=320)
     return figure_html(fig, "report-funnel")
 
 
 def _paths_html(d: dict, lang: str) -> str:
-    import plotly.graph_objects as go
-
-    sk = d["sankey"]
-    if not sk["link"]["value"]:
+    if not d["sankey"]["link"]["value"]:
         return note(label("report.no_data", lang))
-    fig = go.Figure(go.Sankey(node=dict(label=sk["node"]["label"], pad=10, thickness=12),
-                              link=dict(source=sk["link"]["source"], target=sk["link"]["target"],
-                                        value=sk["link"]["value"])))
-    fig.update_layout(height=420)
-    return figure_html(fig, "report-paths")
+    return figure_html(sankey_figure(d["sankey"], height=420), "report-paths")
 
 
 KPI_ROWS = ("reach", "conversion", "abandonment", "median_seconds", "pages_per_person", "click_through",
