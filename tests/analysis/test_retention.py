@@ -52,7 +52,9 @@ def reference_retention(events, start_event="purchase", return_event=None, perio
         values = []
         for n in range(min(periods, last - c + 1)):
             k = sum(1 for p in members[c] if c + n in active.get(p, ()))
-            values.append({"period": n, "customers": k, "share": k / size})
+            prev = values[-1]["customers"] if values else 0
+            values.append({"period": n, "customers": k, "share": k / size,
+                           "share_of_previous": k / prev if n > 0 and prev > 0 else None})
         cohorts.append({"cohort": period_start(c, period).isoformat(), "size": size, "values": values})
 
     lifecycle = []
@@ -119,7 +121,8 @@ def test_worked_example(journey_store):
     assert [v["customers"] for v in same.cohorts[0]["values"]] == [1, 0, 0, 1]
     weekly = retention(store, period="week", retention_type="recurring")
     assert weekly.to_frame().to_dict("records") == [
-        {"cohort": "2024-03-04", "size": 2, "period": 0, "customers": 2, "share": 1.0}]
+        {"cohort": "2024-03-04", "size": 2, "period": 0, "customers": 2, "share": 1.0, "share_of_previous": None}]
+    assert [v["share_of_previous"] for v in r.cohorts[0]["values"]] == [None, 1.0, 0.0, None]
 
 
 def test_month_and_week_boundaries(journey_store):
@@ -138,7 +141,7 @@ def test_empty_and_bad_parameters(journey_store):
     store = journey_store([])
     r = retention(store)
     assert r.cohorts == [] and r.lifecycle == [] and r.repeat_purchase_rate is None
-    assert list(r.to_frame().columns) == ["cohort", "size", "period", "customers", "share"]
+    assert list(r.to_frame().columns) == ["cohort", "size", "period", "customers", "share", "share_of_previous"]
     for bad in ({"period": "year"}, {"periods": 0}, {"retention_type": "sometimes"}):
         with pytest.raises(AnalysisError):
             retention(store, **bad)

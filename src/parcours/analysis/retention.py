@@ -30,7 +30,8 @@ class RetentionResult(Charted):
     start_event: str
     return_event: str | None
     retention_type: str
-    #: [{"cohort": ISO date, "size", "values": [{"period": n, "customers", "share"}]}]
+    #: [{"cohort": ISO date, "size", "values": [{"period": n, "customers", "share",
+    #: "share_of_previous"}]}]
     cohorts: list[dict] = field(default_factory=list)
     #: [{"period": ISO date, "new", "returning", "resurrecting", "dormant"}]
     lifecycle: list[dict] = field(default_factory=list)
@@ -60,7 +61,7 @@ class RetentionResult(Charted):
         rows = [
             {"cohort": c["cohort"], "size": c["size"], **v} for c in self.cohorts for v in c["values"]
         ]
-        return pd.DataFrame(rows, columns=["cohort", "size", "period", "customers", "share"])
+        return pd.DataFrame(rows, columns=["cohort", "size", "period", "customers", "share", "share_of_previous"])
 
 
 def period_number(ts, period: str):
@@ -140,10 +141,12 @@ def _cohort_table(cohorts, active, periods, last, period) -> list[dict]:
     out = []
     for r in sizes.sort_values("cohort").itertuples():
         c, size = int(r.cohort), int(r.size)
-        values = [
-            {"period": n, "customers": found.get((c, n), 0), "share": found.get((c, n), 0) / size}
-            for n in range(min(periods, last - c + 1))
-        ]
+        values, before = [], None
+        for n in range(min(periods, last - c + 1)):
+            k = found.get((c, n), 0)
+            values.append({"period": n, "customers": k, "share": k / size,
+                           "share_of_previous": k / before if before else None})
+            before = k
         out.append({"cohort": period_start(c, period).isoformat(), "size": size, "values": values})
     return out
 
