@@ -14,7 +14,7 @@ For each size, on the same store (built once under bench/out/, see ``_workspace.
 - the whole ``paths()`` result (transitions, variants, step matrix, flows, loops), alone.
 
 Each measurement runs in its own process (one warm-up, then the median of ``--runs``), so
-its peak RSS (``ru_maxrss``, DuckDB included) is its own. Both sides' numbers are compared;
+its peak RSS (``VmHWM``, DuckDB included) is its own. Both sides' numbers are compared;
 a difference is printed and makes the exit code 1.
 """
 
@@ -22,12 +22,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import statistics
 import subprocess
 import sys
 import time
 from pathlib import Path
+
+from _workspace import peak_gib  # bench/ is the script's folder, first on sys.path
 
 HERE = Path(__file__).parent
 STEPS = ["product_view", "add_to_cart", "checkout_start", "payment", "purchase"]
@@ -95,7 +96,7 @@ def measure(people: int, name: str, runs: int) -> dict:
         times.append(time.perf_counter() - t0)
     events = ws.store.scalar("SELECT count(*) FROM journey_events")
     ws.close()
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # KiB -> GiB
+    rss = peak_gib()
     return {"median_s": statistics.median(times), "times": times, "peak_gib": rss, "events": events,
             "result": out}
 

@@ -14,24 +14,14 @@ from __future__ import annotations
 import argparse
 import statistics
 import tempfile
-import time
 from pathlib import Path
 
+from _workspace import build, timed  # bench/ is the script's folder, first on sys.path
 from parcours.analysis.feedback import emotion_by, feedback
-from parcours.data.identity import stitch
-from parcours.data.importer import import_file
-from parcours.journey.assign import refresh
-from parcours.synth import generate
-from parcours.workspace import Workspace
 
 
 def median_time(fn, runs: int) -> float:
-    times = []
-    for _ in range(runs):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+    return statistics.median(timed(fn)[0] for _ in range(runs))
 
 
 def main() -> int:
@@ -40,13 +30,7 @@ def main() -> int:
     ap.add_argument("--runs", type=int, default=5)
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        data = Path(tmp) / "data"
-        generate(data, customers=args.customers, seed=0, format="parquet")
-        ws = Workspace.init(Path(tmp) / "ws")
-        for kind in ("customers", "events", "feedback"):
-            import_file(ws.store, data / f"{kind}.parquet", kind)
-        stitch(ws.store)
-        refresh(ws.store, ws.model, full=True)
+        ws, _ = build(Path(tmp), args.customers, seed=0, kinds=("customers", "events", "feedback"))
         store = ws.store
         answers = store.scalar("SELECT count(*) FROM feedback")
         events = store.scalar("SELECT count(*) FROM journey_events")

@@ -17,13 +17,9 @@ import argparse
 import json
 import statistics
 import tempfile
-import time
 from pathlib import Path
 
-from _workspace import timed  # bench/ is the script's folder, first on sys.path
-from parcours.data.importer import import_file
-from parcours.synth import generate
-from parcours.workspace import Workspace
+from _workspace import build, timed  # bench/ is the script's folder, first on sys.path
 
 
 def main() -> int:
@@ -41,11 +37,7 @@ def main() -> int:
 
     with tempfile.TemporaryDirectory(dir=Path(__file__).parent) as tmp:
         tmp = Path(tmp)
-        t_gen, gen = timed(lambda: generate(tmp / "data", customers=args.people, seed=1))
-        ws = Workspace.init(tmp / "ws")
-        for kind in ("customers", "events", "feedback", "spend"):
-            import_file(ws.store, gen.paths[kind], kind)
-        ws.refresh()
+        t_build, (ws, _) = timed(lambda: build(tmp, args.people))
         store, model = ws.store, ws.model
         events = store.scalar("SELECT count(*) FROM journey_events")
         steps = {
@@ -74,7 +66,7 @@ def main() -> int:
                     report_times.setdefault(f"report.{k}", []).append(v)
         med = {k: round(statistics.median(v), 3) for k, v in times.items()}
         out = {
-            "people": args.people, "events": events, "runs": args.runs, "generate_seconds": round(t_gen, 1),
+            "people": args.people, "events": events, "runs": args.runs, "build_seconds": round(t_build, 1),
             "median_seconds": med,
             "map_total_seconds": round(med["map"] + med["map_html"], 3),
             "map_vs_baseline_scan": round(med["map"] / med["baseline_scan"], 1) if med["baseline_scan"] else None,

@@ -11,7 +11,7 @@ also measures parcours. Each (library, question) runs in its own child process: 
 parquet, prepares the library's object (retentioneering ``Eventstream``; PM4Py
 ``format_dataframe``), timed apart as "load + prepare", then answers the question (one
 warm-up and the median of ``--runs``; ``--runs 0``: once). Peak RSS is the child's
-``ru_maxrss``. A child past ``--timeout`` seconds or ``--mem-limit`` GiB of RSS (the machine
+``VmHWM``. A child past ``--timeout`` seconds or ``--mem-limit`` GiB of RSS (the machine
 is shared) is killed and reported as such, with the phase it was in. A transition matrix that
 differs from parcours's makes the exit code 1; a funnel that differs is reported only (ties
 in time are taken differently, see below).
@@ -36,13 +36,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from _workspace import peak_gib  # bench/ is the script's folder, first on sys.path
 
 HERE = Path(__file__).parent
 OUT = HERE / "out"
@@ -176,7 +177,7 @@ def measure(people: int, library: str, name: str, runs: int) -> dict:
         t0 = time.perf_counter()
         out = answer(obj)
         times.append(time.perf_counter() - t0)
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # KiB -> GiB
+    rss = peak_gib()
     return {"load_s": load, "median_s": statistics.median(times), "times": times, "peak_gib": rss,
             "result": out}
 

@@ -16,25 +16,16 @@ import argparse
 import json
 import statistics
 import tempfile
-import time
 from pathlib import Path
 
-from _workspace import timed  # bench/ is the script's folder, first on sys.path
+from _workspace import build, timed  # bench/ is the script's folder, first on sys.path
 from parcours.analysis.friction_match import matches, score
 from parcours.analysis.painpoints import painpoints
-from parcours.data.importer import import_file
-from parcours.synth import generate
-from parcours.workspace import Workspace
-
-IMPORT_ORDER = ("customers", "events", "feedback", "spend")
 
 
-def build(folder: Path, customers: int, seed: int, frictions) -> tuple[Workspace, list[dict]]:
-    gen = generate(folder / "data", customers=customers, seed=seed, frictions=frictions)
-    ws = Workspace.init(folder / "ws")
-    for kind in IMPORT_ORDER:
-        import_file(ws.store, gen.paths[kind], kind)
-    ws.refresh()
+def planted(folder: Path, customers: int, seed: int, frictions):
+    """The workspace of one seed and the frictions planted in it (its truth.json)."""
+    ws, _ = build(folder, customers, seed=seed, frictions=frictions)
     truth = json.loads((folder / "data" / "truth.json").read_text())["frictions"]
     return ws, truth
 
@@ -52,7 +43,7 @@ def main() -> int:
         tmp = Path(tmp)
         timing_store = None
         for seed in range(1, args.seeds + 1):
-            ws, truth = build(tmp / f"f{seed}", args.customers, seed, "default")
+            ws, truth = planted(tmp / f"f{seed}", args.customers, seed, "default")
             seconds, result = timed(lambda: painpoints(ws.store))
             s = score(truth, [p.to_dict() for p in result.painpoints])
             events = ws.store.scalar("SELECT count(*) FROM journey_events")
@@ -60,7 +51,7 @@ def main() -> int:
                 timing_store = ws
             else:
                 ws.close()
-            clean, _ = build(tmp / f"n{seed}", args.customers, seed, None)
+            clean, _ = planted(tmp / f"n{seed}", args.customers, seed, None)
             noise = painpoints(clean.store).painpoints
             clean.close()
             false = [f"{p['kind']}@{p['touchpoint'] or p['event'] or p['channel'] or p['segment']}"

@@ -16,17 +16,14 @@ import datetime as dt
 import json
 import statistics
 import tempfile
-import time
 from pathlib import Path
 
 import pandas as pd
 
-from _workspace import timed  # bench/ is the script's folder, first on sys.path
+from _workspace import build, timed  # bench/ is the script's folder, first on sys.path
 from parcours.data.identity import stitch
-from parcours.data.importer import import_file, import_frame
+from parcours.data.importer import import_frame
 from parcours.journey.assign import refresh
-from parcours.synth import generate
-from parcours.workspace import Workspace
 
 
 def main() -> int:
@@ -36,10 +33,7 @@ def main() -> int:
     args = ap.parse_args()
     with tempfile.TemporaryDirectory(dir=Path(__file__).parent) as tmp:
         tmp = Path(tmp)
-        gen = generate(tmp / "data", customers=args.people, seed=1)
-        ws = Workspace.init(tmp / "ws")
-        import_file(ws.store, gen.paths["customers"], "customers")
-        import_file(ws.store, gen.paths["events"], "events")
+        ws, _ = build(tmp, args.people, kinds=("customers", "events"), refresh=False)
         model = ws.model
         times: dict[str, list[float]] = {k: [] for k in ("stitch", "full", "incremental", "noop", "baseline_sort")}
         for run in range(args.runs):

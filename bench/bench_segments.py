@@ -16,22 +16,13 @@ import argparse
 import json
 import statistics
 import tempfile
-import time
 from pathlib import Path
 
+from _workspace import build, timed  # bench/ is the script's folder, first on sys.path
 from parcours.analysis import segments as sg
 from parcours.analysis.funnel import funnel
 from parcours.analysis.kpis import stage_kpis
 from parcours.analysis.paths import paths
-from parcours.data.importer import import_file
-from parcours.synth import generate
-from parcours.workspace import Workspace
-
-
-def timed(fn) -> float:
-    t0 = time.perf_counter()
-    fn()
-    return time.perf_counter() - t0
 
 
 def main() -> int:
@@ -41,11 +32,7 @@ def main() -> int:
     args = ap.parse_args()
     with tempfile.TemporaryDirectory(dir=Path(__file__).parent) as tmp:
         tmp = Path(tmp)
-        gen = generate(tmp / "data", customers=args.people, seed=1)
-        ws = Workspace.init(tmp / "ws")
-        for kind in ("customers", "events", "feedback"):
-            import_file(ws.store, gen.paths[kind], kind)
-        ws.refresh()
+        ws, _ = build(tmp, args.people, kinds=("customers", "events", "feedback"))
         store, model = ws.store, ws.model
         events = store.scalar("SELECT count(*) FROM journey_events")
         saves = {
@@ -66,17 +53,17 @@ def main() -> int:
             times[f"{name}_scoped"] = []
         for _ in range(args.runs):
             for name, fn in saves.items():
-                times[name].append(timed(fn))
+                times[name].append(timed(fn)[0])
 
             def enter_exit():
                 with sg.segment_scope(store, "b2c"):
                     pass
 
-            times["scope_enter_exit"].append(timed(enter_exit))
+            times["scope_enter_exit"].append(timed(enter_exit)[0])
             for name, fn in analyses.items():
-                times[f"{name}_whole"].append(timed(fn))
+                times[f"{name}_whole"].append(timed(fn)[0])
                 with sg.segment_scope(store, "b2c"):
-                    times[f"{name}_scoped"].append(timed(fn))
+                    times[f"{name}_scoped"].append(timed(fn)[0])
         medians = {k: statistics.median(v) for k, v in times.items()}
         members = {s.name: s.members for s in sg.list_segments(store).segments}
         report = {

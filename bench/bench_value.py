@@ -26,10 +26,9 @@ import argparse
 import json
 import shutil
 import statistics
-import time
 from pathlib import Path
 
-from _workspace import timed  # bench/ is the script's folder, first on sys.path
+from _workspace import fill, timed  # bench/ is the script's folder, first on sys.path
 
 OUT = Path(__file__).parent / "out"
 
@@ -44,20 +43,12 @@ def build(people: int, copy_from: Path | None) -> Path:
     if copy_from is not None:
         shutil.copytree(copy_from, path, ignore=shutil.ignore_patterns("READY", "*.wal"))
     else:
-        from parcours.data.identity import stitch
-        from parcours.data.importer import import_file
-        from parcours.journey.assign import refresh
         from parcours.synth import generate
-        from parcours.workspace import Workspace
 
         data = OUT / f"value-data-{people}"
         shutil.rmtree(data, ignore_errors=True)
         gen = generate(data, customers=people, seed=1)
-        ws = Workspace.init(path)
-        for kind in ("customers", "events", "spend"):
-            import_file(ws.store, gen.paths[kind], kind)
-        stitch(ws.store)
-        refresh(ws.store, ws.model, full=True)
+        ws = fill(path, gen.paths, ("customers", "events", "spend"))
         ws.store.con.execute("CHECKPOINT")
         ws.close()
         shutil.rmtree(data, ignore_errors=True)
