@@ -48,7 +48,8 @@ def test_the_cli_refuses_a_language_it_does_not_speak(tmp_path):
     assert "fr or en" in res.output
 
 
-@pytest.mark.parametrize("module", ["parcours.i18n", "parcours.render.labels", "parcours.web.page_labels"])
+@pytest.mark.parametrize("module", ["parcours.i18n", "parcours.render.labels", "parcours.web.page_labels",
+                                    "parcours.cli_help"])
 def test_no_key_is_written_twice(module):
     """A repeated key in a dict literal silently keeps the last text: read the source itself."""
     import ast
@@ -62,3 +63,52 @@ def test_no_key_is_written_twice(module):
     for d in dicts:
         keys = [k.value for k in d.keys if isinstance(k, ast.Constant)]
         assert len(keys) == len(set(keys)), sorted({k for k in keys if keys.count(k) > 1})
+
+
+def english_help() -> list[str]:
+    """Every help text of the command tree, as Typer builds it from the code (in English)."""
+    import typer
+
+    from parcours.cli_help import help_slots
+
+    return [getattr(holder, attr) for holder, attr in help_slots(typer.main.get_command(app))]
+
+
+def marks(text: str) -> list[str]:
+    """What a translation must keep as is: options, `code`, [markup], escaped brackets, blanks."""
+    import re
+
+    return sorted(re.findall(r"--[\w-]+|`[^`]+`|\[/?[a-z ]+\]|\\\[|\{\w*\}", text))
+
+
+def test_every_help_text_of_the_cli_has_its_french_and_no_french_is_left_over():
+    from parcours.cli_help import FR
+
+    texts = set(english_help())
+    assert len(texts) > 150
+    assert sorted(texts - set(FR)) == []
+    assert sorted(set(FR) - texts) == []
+    for english, french in FR.items():
+        assert french.strip() and french != english, english
+        assert marks(french) == marks(english), english
+
+
+@pytest.mark.parametrize("lang, phrase, other", [
+    ("fr", "Fenêtre de conversion depuis l'événement", "Conversion window from the step-1 event"),
+    ("en", "Conversion window from the step-1 event", "Fenêtre de conversion depuis l'événement"),
+])
+def test_the_console_script_gives_its_help_in_the_language_of_parcours_lang(lang, phrase, other):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    exe = Path(sys.executable).with_name("parcours")
+    env = {**os.environ, "PARCOURS_LANG": lang, "COLUMNS": "200"}
+    proc = subprocess.run([str(exe), "funnel", "--help"], capture_output=True, text=True, timeout=60, env=env)
+    assert proc.returncode == 0, proc.stderr
+    assert phrase in proc.stdout and other not in proc.stdout
+    assert ("Commandes" if lang == "fr" else "Commands") in subprocess.run(
+        [str(exe), "--help"], capture_output=True, text=True, timeout=60, env=env).stdout
+    missing = subprocess.run([str(exe), "funnel"], capture_output=True, text=True, timeout=60, env=env)
+    assert missing.returncode == 2

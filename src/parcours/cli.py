@@ -17,6 +17,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from .cli_help import LocalizedGroup
 from .errors import ConfigError, ParcoursError
 from .i18n import LANGS, lang_default, t
 
@@ -26,6 +27,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    cls=LocalizedGroup,
 )
 console = Console()
 err_console = Console(stderr=True)
