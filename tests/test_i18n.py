@@ -112,3 +112,16 @@ def test_the_console_script_gives_its_help_in_the_language_of_parcours_lang(lang
         [str(exe), "--help"], capture_output=True, text=True, timeout=60, env=env).stdout
     missing = subprocess.run([str(exe), "funnel"], capture_output=True, text=True, timeout=60, env=env)
     assert missing.returncode == 2
+
+
+def test_help_in_french_then_english_in_one_process_is_english_again(monkeypatch):
+    """Typer's own words (panel titles, [required]) are module globals: French must not stay behind."""
+    runner = CliRunner()
+    monkeypatch.setenv("PARCOURS_LANG", "fr")
+    french = runner.invoke(app, ["funnel", "--help"]).output
+    assert "Fenêtre de conversion depuis l'événement" in french and "[obligatoire]" in french
+    monkeypatch.setenv("PARCOURS_LANG", "en")
+    english = runner.invoke(app, ["funnel", "--help"]).output
+    assert "Conversion window from the step-1 event" in english and "[required]" in english
+    assert "obligatoire" not in english
+    assert "Commands" in runner.invoke(app, ["--help"]).output

@@ -183,7 +183,7 @@ FR: dict[str, str] = {
     'markov, first, last, linear, time_decay or position.':
         'markov, first, last, linear, time_decay ou position.',
     'Touches at most this long before the conversion: 30d, 12h.':
-        'Contacts au plus aussi anciens avant la conversion : 30d, 12h.',
+        'Seulement les contacts survenus au plus cette durée avant la conversion : 30d, 12h.',
     'Markov chain order: a state is the last N touches.':
         'Ordre de la chaîne de Markov : un état est fait des N derniers contacts.',
     'Half-life of the time_decay model.':
@@ -253,7 +253,7 @@ FR: dict[str, str] = {
     'Trend per day, week or month.':
         'Tendance par jour, semaine ou mois.',
     'Skip verbatim sentiment and themes.':
-        'Sauter le sentiment et les thèmes des verbatims.',
+        'Ne pas calculer le sentiment ni les thèmes des verbatims.',
     'Frictions with evidence, period, impact, verbatims and actions, costliest first.':
         "Irritants avec preuves, période, impact, verbatims et actions, les plus coûteux d'abord.",
     'False discovery rate over all places tested.':
@@ -350,7 +350,12 @@ TYPER_FR: dict[str, str] = {
     "REQUIRED_LONG_STRING": "[obligatoire]",
     "DEFAULT_STRING": "[défaut : {}]",
     "RICH_HELP": "Essayez [blue]'{command_path} {help_option}'[/] pour l'aide.",
+    "ABORTED_TEXT": "Interrompu.",
 }
+
+#: The same words in English, as Typer has them before any change: a process that asks for
+#: French, then English (tests, a notebook) gets English back.
+TYPER_EN: dict[str, str] = {name: getattr(rich_utils, name) for name in TYPER_FR if hasattr(rich_utils, name)}
 
 
 def help_slots(command) -> Iterator[tuple[object, str]]:
@@ -370,10 +375,9 @@ def help_slots(command) -> Iterator[tuple[object, str]]:
 
 def localize(command, lang: str):
     """``command`` with its help in ``lang``; English stays where the catalogue has no French."""
+    for name in TYPER_EN:
+        setattr(rich_utils, name, (TYPER_FR if lang == "fr" else TYPER_EN)[name])
     if lang == "fr":
-        for name, text in TYPER_FR.items():
-            if hasattr(rich_utils, name):
-                setattr(rich_utils, name, text)
         for holder, attr in help_slots(command):
             text = getattr(holder, attr)
             setattr(holder, attr, FR.get(text, text))
