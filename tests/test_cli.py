@@ -113,6 +113,13 @@ def test_journey_funnel_and_paths_commands(ws, tmp_path):
     reached = json.loads(run("funnel", ws, *steps, "--people", "1", "--limit", "1", "--json").output)
     assert reached["total"] == 2 and [p["furthest_step"] for p in reached["people"]] == [1]
     assert "one of them" in run("funnel", ws, *steps, "--over", "week", "--by", "channel", code=2).output
+    # the same funnel for people: headers and numbers in the reader's language, nothing cut
+    fr = run("funnel", ws, *steps, "--lang", "fr").output
+    en = run("funnel", ws, *steps, "--lang", "en").output
+    assert "66,7\u202f%" in fr and "nombre" in fr and "0.667" not in fr
+    assert "66.7%" in en and "count" in en and "nombre" not in en
+    kpis = run("kpis", ws, "--lang", "en").output
+    assert "conversion to" in kpis and "backward" in kpis
     transitions = json.loads(run("paths", ws, "--by", "event", "--json").output)["transitions"]
     assert {"from": "ad_click", "to": "add_to_cart", "count": 1, "customers": 1} in transitions
     assert "unknown journey" not in run("journey", ws, "nobody", code=4).output

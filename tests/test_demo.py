@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from rich.console import Console
 
-from parcours.demo import duration, run_demo
+from parcours.demo import run_demo
+from parcours.render.formats import duration
 
 
 def test_demo_builds_a_workspace_and_reports_real_figures(tmp_path):
@@ -26,4 +27,4 @@ def test_demo_builds_a_workspace_and_reports_real_figures(tmp_path):
 
 def test_duration_reads_well():
     assert [duration(s, "en") for s in (5, 600, 7200 * 2, 86400 * 3)] == ["5 s", "10 min", "4 h", "3.0 d"]
-    assert duration(86400 * 3, "fr") == "3.0 j"
+    assert duration(86400 * 3, "fr") == "3,0 j"

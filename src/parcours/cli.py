@@ -215,30 +215,59 @@ def parse_step_text(text: str) -> dict | str:
     return parse(text)
 
 
-def show(result, as_json: bool, chart: Optional[Path] = None, lang: Optional[str] = None) -> None:
-    """An analysis result: its to_dict() as JSON, or its to_frame() as a table; and its charts
-    in ``chart`` (an HTML page) when asked."""
+def show(result, as_json: bool, chart: Optional[Path] = None, lang: Optional[str] = None,
+         title: Optional[str] = None, header=None) -> None:
+    """An analysis result: its to_dict() as JSON, or its to_frame() as a table in the reader's
+    language; and its charts in ``chart`` (an HTML page) when asked."""
+    lang = lang or lang_default()
     if as_json:
         print_json(result.to_dict())
     else:
-        _print_frame(result.to_frame())
+        _print_frame(result.to_frame(), title=title, lang=lang, header=header)
     if chart is not None:
         from .render.charts import write_charts
         from .render.labels import label
 
-        lang = lang or lang_default()
         (err_console if as_json else console).print(
             label("cli.written", lang, path=write_charts(result, chart, lang)), soft_wrap=True)
 
 
-def _print_frame(frame, title: str | None = None, limit: int = 50) -> None:
+#: Columns of analysis frames named in the CLI's catalogue under another key.
+HEADER_KEYS = {"name": "step", "step": "step_index", "conversion_from_previous": "from_previous",
+               "median_seconds": "median_time"}
+
+
+def _header(column: str, lang: str) -> str:
+    """A frame's column as a person reads it: ``col.<name>`` of the catalogue, else as is."""
+    from .i18n import MESSAGES
+
+    key = f"col.{HEADER_KEYS.get(column, column)}"
+    return t(key, lang) if key in MESSAGES else str(column)
+
+
+def _print_frame(frame, title: str | None = None, limit: int = 50, lang: Optional[str] = None,
+                 header=None) -> None:
+    """A frame as a table: headers from ``header`` (default: the catalogue), every value written
+    the reader's way (shares as percentages, seconds as durations, numbers with separators)."""
+    from pandas.api.types import is_numeric_dtype
+
+    from .render.formats import cell
+
+    lang = lang or lang_default()
+    header = header or (lambda c: _header(c, lang))
     table = Table(title=title)
-    for col in frame.columns:
-        table.add_column(str(col))
-    for row in frame.head(limit).itertuples(index=False):
-        table.add_row(*["" if v is None or (isinstance(v, float) and v != v) else
-                        (f"{v:.3f}" if isinstance(v, float) else str(v)) for v in row])
-    console.print(table)
+    rows = [[cell(str(col), v, lang) for col, v in zip(frame.columns, row)]
+            for row in frame.head(limit).itertuples(index=False)]
+    for i, col in enumerate(frame.columns):
+        numeric = is_numeric_dtype(frame[col])
+        widest = max((len(r[i]) for r in rows), default=0)  # the row's name reads whole, up to 24
+        table.add_column(header(col), justify="right" if numeric else "left", overflow="fold",
+                         min_width=min(widest, 24) if i == 0 else None)
+    for r in rows:
+        table.add_row(*r)
+    console.print(table, crop=False)  # a narrow terminal or a pipe gets long lines, never cut ones
+    if len(frame) > limit:
+        console.print(t("cli.more_rows", lang, shown=limit, total=len(frame)), highlight=False)
 
 
 @app.command()
@@ -370,17 +399,24 @@ def kpis(
 
 
 MEASURES = ("reach", "impressions", "median_seconds", "pages_per_person", "click_through", "conversion",
-            "abandonment", "repurchase_rate", "referral_rate", "backward_rate")
+            "abandonment", "sales", "repurchase_rate", "referral_rate", "backward_rate", "channel_mix")
 
 
 def _print_stage_kpis(stages: list[dict], lang: str) -> None:
     """Stages as columns, measures as rows; then the declared KPIs against their targets."""
+    from .render.formats import cell, pct
+    from .render.labels import label
+
     table = Table()
-    table.add_column("")
+    table.add_column(t("col.measure", lang))
     for st in stages:
         table.add_column(st["label"], justify="right")
     for m in MEASURES:
-        table.add_row(m, *[_fmt(st.get(m)) for st in stages])
+        if m == "channel_mix":
+            cells = [", ".join(f"{c} {pct(v, lang)}" for c, v in (st.get(m) or {}).items()) for st in stages]
+        else:
+            cells = [cell(m, st.get(m), lang) for st in stages]
+        table.add_row(label(f"measure.{m}", lang), *cells)
     console.print(table)
     targets = Table()
     for key in ("stage", "kpi", "value", "target", "met"):
@@ -388,16 +424,16 @@ def _print_stage_kpis(stages: list[dict], lang: str) -> None:
     for st in stages:
         for k in st["kpis"]:
             met = {True: "✔", False: "✘", None: "?"}[k["met"]]
-            targets.add_row(st["label"], k.get("label") or k["id"], _fmt(k["value"]), _fmt(k["target"]), met)
+            targets.add_row(st["label"], k.get("label") or k["id"], cell(k["metric"], k["value"], lang),
+                            cell(k["metric"], k["target"], lang), met)
     console.print(targets)
 
 
-def _fmt(v) -> str:
-    if v is None:
-        return ""
-    if isinstance(v, float):
-        return f"{v:.3f}" if abs(v) < 10 else f"{v:,.0f}"
-    return f"{v:,}" if isinstance(v, int) else str(v)
+def _fmt(v, lang: Optional[str] = None) -> str:
+    """A lone number in a sentence or a table, the reader's way."""
+    from .render.formats import cell
+
+    return cell("", v, lang or lang_default())
 
 
 @app.command()
@@ -614,7 +650,7 @@ def compare(
     for key in ("effect", "q_value", "significant"):
         table.add_column(t(f"col.{key}", lang), justify="right")
     for r in frame.itertuples(index=False):
-        table.add_row(r.measure, str(r.where), _fmt(_num(r.a)), _fmt(_num(r.b)), _fmt(_num(r.effect)),
+        table.add_row(r.measure, str(r.where), _fmt(_num(r.a), lang), _fmt(_num(r.b), lang), _fmt(_num(r.effect), lang),
                       "" if _num(r.q_value) is None else f"{r.q_value:.2g}", "✔" if r.significant else "")
     console.print(table)
 
@@ -717,18 +753,6 @@ def key_revoke(
     console.print(t("key.revoked", lang, key_id=record.key_id))
 
 
-def _show_localised(result, as_json: bool, lang: str, title: str | None = None) -> None:
-    """Like show(), with a title and the table's column headers in the reader's language."""
-    if as_json:
-        print_json(result.to_dict())
-        return
-    from .i18n import MESSAGES
-
-    frame = result.to_frame()
-    frame.columns = [t(f"col.{c}", lang) if f"col.{c}" in MESSAGES else c for c in frame.columns]
-    _print_frame(frame, title=title)
-
-
 @app.command()
 @handle_errors
 def attribution(
@@ -750,8 +774,8 @@ def attribution(
     with _open(directory) as ws, ws.segment_scope(segment):
         result = run_attribution(ws.store, conversion=conversion, touch=touch, model=model, lookback=lookback,
                                  order=order, half_life=half_life)
-    _show_localised(result, as_json, lang, t("attribution.title", lang, model=model, touch=t(f"col.{touch}", lang),
-                                             conversions=result.conversions, value=_fmt(result.value)))
+    show(result, as_json, lang=lang, title=t("attribution.title", lang, model=model, touch=t(f"col.{touch}", lang),
+                                             conversions=result.conversions, value=_fmt(result.value, lang)))
 
 
 @app.command()
@@ -775,8 +799,8 @@ def cac(
         result = run_cac(ws.store, by=by, period=period, new_customer_event=new_customer_event,
                          since=since, until=until)
     total = result.total
-    _show_localised(result, as_json, lang, t("cac.total", lang, spend=_fmt(total["spend"]),
-                                             new=total["new_customers"], cac=_fmt(total["cac"])))
+    show(result, as_json, lang=lang, title=t("cac.total", lang, spend=_fmt(total["spend"], lang),
+                                             new=total["new_customers"], cac=_fmt(total["cac"], lang)))
 
 
 @app.command()
@@ -805,7 +829,7 @@ def clv(
     def params(d):
         return ", ".join(f"{k}={v:.4g}" for k, v in d.items()) if d else t("clv.not_fitted", lang)
 
-    _show_localised(result, as_json, lang, t("clv.params", lang, bgnbd=params(result.params),
+    show(result, as_json, lang=lang, title=t("clv.params", lang, bgnbd=params(result.params),
                                              gg=params(result.gamma_gamma), horizon=horizon,
                                              unit=t(f"unit.{unit}", lang)))
 
@@ -850,7 +874,7 @@ def scenario_list(
         return
     lang = lang or lang_default()
     frame = pd.DataFrame(rows, columns=["scenario", "entry", "steps", "goal", "holdout", "enabled"])
-    _print_frame(frame.rename(columns=lambda c: _act_label(c, lang)))
+    _print_frame(frame, lang=lang, header=lambda c: _act_label(c, lang))
     console.print(f"{t('col.template', lang)}: {', '.join(list_templates())}")
 
 
@@ -916,7 +940,7 @@ def run_(
     lang = lang or lang_default()
     frame = report.to_frame()
     if len(frame):
-        _print_frame(frame.rename(columns=lambda c: _act_label(c, lang)))
+        _print_frame(frame, lang=lang, header=lambda c: _act_label(c, lang))
     console.print(t("act.ran", lang, now=report.now.isoformat(sep=" "), customers=report.customers,
                     events=report.events_written, sent=report.delivery.sent))
     for hook, n in report.delivery.waiting.items():
@@ -946,7 +970,7 @@ def simulate(
     lang = lang or lang_default()
     frame = result.to_frame()
     frame["measure"] = [_act_label(m, lang) for m in frame["measure"]]
-    _print_frame(frame.rename(columns=lambda c: _act_label(c, lang)), title=scenario)
+    _print_frame(frame, title=scenario, lang=lang, header=lambda c: _act_label(c, lang))
 
 
 @app.command("lift")
@@ -968,7 +992,7 @@ def lift_(
         print_json(result.to_dict())
         return
     lang = lang or lang_default()
-    _print_frame(result.to_frame().rename(columns=lambda c: _act_label(c, lang)), title=scenario)
+    _print_frame(result.to_frame(), title=scenario, lang=lang, header=lambda c: _act_label(c, lang))
     if result.difference is None:
         console.print(t("act.lift_na", lang, scenario=scenario))
         return
@@ -1012,7 +1036,7 @@ def map_(
         for name in frame["label"]:
             table.add_column(str(name), justify="right")
         for col in frame.columns[2:]:
-            table.add_row(label(f"cli.{col}", lang), *[_fmt(None if v != v else v) for v in frame[col].tolist()])
+            table.add_row(label(f"cli.{col}", lang), *[_fmt(None if v != v else v, lang) for v in frame[col].tolist()])
         console.print(table)
         share = result.designed_vs_lived["share"]
         console.print(label("cli.designed_share", lang, share="—" if share is None else f"{share:.1%}"))
@@ -1111,7 +1135,7 @@ def _print_feedback(result, lang: str) -> None:
             table.add_column(t(f"col.{key}", lang), justify="right" if key in ("verbatims", "share", "sentiment") else "left")
         for th in v["themes"]:
             example = th["examples"][0]["text"] if th["examples"] else ""
-            table.add_row(th[f"label_{lang}"], _fmt(th["verbatims"]), f"{th['share']:.0%}", f"{th['sentiment']:+.2f}",
+            table.add_row(th[f"label_{lang}"], _fmt(th["verbatims"], lang), f"{th['share']:.0%}", f"{th['sentiment']:+.2f}",
                           example if len(example) <= 80 else example[:77] + "...")
         console.print(table)
 
@@ -1150,10 +1174,10 @@ def _print_painpoints(result, lang: str) -> None:
         e, imp = p.evidence, p.impact
         metric = e.get("metric_fr") if lang == "fr" else e.get("metric")
         console.print(f"\n[bold]{i}. {p.label(lang)}[/] — {where} — {when}", highlight=False)
-        console.print(f"   {metric} : {_fmt(e.get('value'))} / {_fmt(e.get('baseline'))} "
+        console.print(f"   {metric} : {_fmt(e.get('value'), lang)} / {_fmt(e.get('baseline'), lang)} "
                       f"(p={e['p_value']:.1g}, q={e['q_value']:.1g}, n={e.get('n')})", highlight=False)
-        console.print(f"   {t('col.lost_per_month', lang)} : {_fmt(imp.get('lost_conversions_per_month'))} ; "
-                      f"{t('col.revenue_per_month', lang)} : {_fmt(imp.get('lost_revenue_per_month'))}", highlight=False)
+        console.print(f"   {t('col.lost_per_month', lang)} : {_fmt(imp.get('lost_conversions_per_month'), lang)} ; "
+                      f"{t('col.revenue_per_month', lang)} : {_fmt(imp.get('lost_revenue_per_month'), lang)}", highlight=False)
         for v in p.verbatims[:1]:
             console.print(f"   « {v} »", highlight=False)
         for a in p.actions[:2]:

@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from .i18n import t
+from .render.formats import duration, num, pct
 
 IMPORT_ORDER = ("customers", "events", "feedback", "spend")
 DEMO_FUNNEL = ["product_view", "add_to_cart", "checkout_start", "purchase"]
@@ -57,7 +58,7 @@ def run_demo(directory, customers: int = 20000, seed: int = 0, lang: str = "fr",
     table.add_column("n", justify="right")
     table.add_column("%", justify="right")
     for row in summary["stages"]:
-        table.add_row(row["label"], f"{row['customers']:,}", f"{row['share']:.1%}")
+        table.add_row(row["label"], num(row["customers"], lang), pct(row["share"], lang, 1))
     console.print(table)
     steps = Table(title=t("demo.funnel", lang))
     for key in ("step", "customers", "from_previous", "median_time"):
@@ -65,7 +66,7 @@ def run_demo(directory, customers: int = 20000, seed: int = 0, lang: str = "fr",
     for step in summary["funnel"]["steps"]:
         prev = step["conversion_from_previous"]
         median = step["median_seconds"]
-        steps.add_row(step["name"], f"{step['count']:,}", "" if prev is None else f"{prev:.1%}",
+        steps.add_row(step["name"], num(step["count"], lang), "" if prev is None else pct(prev, lang, 1),
                       "" if median is None else duration(median, lang))
     console.print(steps)
     console.print(t("demo.done", lang, dir=directory, customer=summary["example_customer"]), soft_wrap=True)
@@ -86,11 +87,3 @@ def stage_reach(ws, lang: str = "fr") -> list[dict]:
          "share": (counts.get(i, 0) / total) if total else 0.0}
         for i, sid in enumerate(model.stage_ids)
     ]
-
-
-def duration(seconds: float, lang: str = "fr") -> str:
-    """A human duration: seconds, minutes, hours or days, whichever reads best."""
-    for limit, unit, fr, en in ((120, 1, "s", "s"), (7200, 60, "min", "min"), (172800, 3600, "h", "h")):
-        if seconds < limit:
-            return f"{seconds / unit:.0f} {fr if lang == 'fr' else en}"
-    return f"{seconds / 86400:.1f} {'j' if lang == 'fr' else 'd'}"

@@ -67,7 +67,7 @@ def test_sections_without_data_show_a_note(tmp_path):
         rep = build_report(store, model, lang="en")
     html = write_report(rep, tmp_path / "r.html").read_text(encoding="utf-8")
     assert "No data for this section." in html
-    assert "Journey health" in html and "median time in the stage (s)" in html
+    assert "Journey health" in html and "median time in the stage" in html
     assert rep.sections["feedback"]["nps"]["n"] == 0 and rep.sections["feedback"]["trend"] == []
     # a new customer with no spend recorded costs 0 (analysis/cac.py)
     assert rep.sections["cac"]["channels"] == [{"channel": "web", "spend": 0.0, "new_customers": 1, "cac": 0.0}]

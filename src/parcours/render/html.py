@@ -96,33 +96,6 @@ def esc(v) -> str:
     return escape("" if v is None else str(v))
 
 
-def num(v, lang: str = "fr", digits: int = 0) -> str:
-    """A number the reader's way: ``12 345,6`` in French, ``12,345.6`` in English."""
-    if v is None:
-        return "—"
-    if isinstance(v, bool):
-        return str(v)
-    text = f"{v:,.{digits}f}"
-    if lang == "fr":
-        text = text.replace(",", "\u202f").replace(".", ",")
-    return text
-
-
-def pct(v, lang: str = "fr") -> str:
-    """A share as a percentage, one decimal below 10 %."""
-    if v is None:
-        return "—"
-    digits = 1 if abs(v) < 0.1 else 0
-    return num(100 * v, lang, digits) + ("\u202f%" if lang == "fr" else "%")
-
-
-def signed(v, lang: str = "fr") -> str:
-    if v is None:
-        return "—"
-    text = f"{v:+.2f}"
-    return text.replace(".", ",") if lang == "fr" else text
-
-
 def colon(lang: str) -> str:
     """French typography puts a (narrow) space before a colon; English does not."""
     return "\u202f:" if lang == "fr" else ":"

@@ -12,7 +12,8 @@ import json
 from pathlib import Path
 
 from ..errors import ConfigError
-from .html import colon, esc, figure_html, num, page, pct, signed
+from .formats import num, pct, signed
+from .html import colon, esc, figure_html, page
 from .charts import sankey_figure
 from .labels import label
 from .map_data import BLUEPRINT_LANES, JourneyMap

@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import ConfigError
-from .html import colon, esc, figure_html, note, num, page, pct, table
+from .formats import cell, num, pct
+from .html import colon, esc, figure_html, note, page, table
 from .charts import funnel_figure, sankey_figure
 from .labels import label
 from .map_data import JourneyMap, feedback_kpis, journey_map, pain_points, shared_frame
@@ -239,19 +240,12 @@ def _kpis_html(d: dict, lang: str) -> str:
         return note(label("report.no_data", lang))
 
     def fmt(key, v):
-        if v is None:
-            return "—"
-        if key in ("reach", "median_seconds"):
-            return num(v, lang)
-        if key == "pages_per_person":
-            return num(v, lang, 1)
-        return pct(v, lang)
+        return cell(key, v, lang) or "—"
 
     rows = [[label("measure." + key, lang)] + [fmt(key, s.get(key)) for s in stages] for key in KPI_ROWS]
     out = table([label("report.measure", lang)] + [s["label"] for s in stages], rows,
                 right=set(range(1, len(stages) + 1)))
-    targets = [[s["label"], k["label"], "—" if k["value"] is None else num(k["value"], lang, 3 if abs(k["value"]) < 10 else 0),
-                num(k["target"], lang, 3 if abs(k["target"]) < 10 else 0),
+    targets = [[s["label"], k["label"], fmt(k["metric"], k["value"]), fmt(k["metric"], k["target"]),
                 {True: "✔ " + label("map.met", lang), False: "✘ " + label("map.missed", lang),
                  None: label("map.unknown", lang)}[k["met"]]]
                for s in stages for k in s["kpis"]]
