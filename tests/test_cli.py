@@ -118,6 +118,8 @@ def test_journey_funnel_and_paths_commands(ws, tmp_path):
     en = run("funnel", ws, *steps, "--lang", "en").output
     assert "66,7\u202f%" in fr and "nombre" in fr and "0.667" not in fr
     assert "66.7%" in en and "count" in en and "nombre" not in en
+    store = run("funnel", ws, "--step", "ad_click", "--step", "purchase[channel=store]", "--lang", "en").output
+    assert "purchase [channel=store]" in store and "33.3%" in store
     kpis = run("kpis", ws, "--lang", "en").output
     assert "conversion to" in kpis and "backward" in kpis
     transitions = json.loads(run("paths", ws, "--by", "event", "--json").output)["transitions"]

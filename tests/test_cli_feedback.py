@@ -81,6 +81,7 @@ def test_feedback_human_output_in_both_languages(ws):
     fr = run("feedback", ws, "--lang", "fr").output
     assert "Satisfaction : NPS, CSAT, CES et émotion" in fr and "IC 95 % du NPS" in fr
     assert "Thèmes des verbatims" in fr and "Livraison" in fr and "Service client" in fr
+    assert "33,3 (n=3)" in fr and "[-73,4 ; 100,0]" in fr and "33.3" not in fr
     empty = run("feedback", ws, "--since", "2030-01-01", "--lang", "en").output
     assert "No answers in the range." in empty
 

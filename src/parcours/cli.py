@@ -15,6 +15,7 @@ from typing import List, Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from .cli_help import LocalizedGroup
@@ -31,6 +32,13 @@ app = typer.Typer(
 )
 console = Console()
 err_console = Console(stderr=True)
+
+class DataTable(Table):
+    """A Rich table whose cells are data: ``purchase[channel=web]`` prints as written, not as markup."""
+
+    def add_row(self, *cells, **options) -> None:
+        super().add_row(*[escape(c) if isinstance(c, str) else c for c in cells], **options)
+
 
 JsonOpt = typer.Option(False, "--json", help="Print the result as JSON (the result's to_dict()).")
 
@@ -125,7 +133,7 @@ def import_(
 
 
 def _rejects_table(rows: list[dict], lang) -> None:
-    table = Table(show_lines=False)
+    table = DataTable(show_lines=False)
     for key in ("file", "row", "column", "reason"):
         table.add_column(t(f"col.{key}", lang))
     for r in rows:
@@ -192,14 +200,14 @@ def journey(
         print_json(data)
         return
     console.print(t("journey.title", lang, person=data["person_id"], stage=data["current_stage_label"]))
-    stages = Table(title=None)
+    stages = DataTable(title=None)
     for key in ("stage", "entered", "left", "move"):
         stages.add_column(t(f"col.{key}", lang))
     for s in data["stages"]:
         stages.add_row(str(s.get("label") or s["stage"]), str(s["entered_at"]), str(s.get("left_at") or ""),
                        str(s.get("move") or ""))
     console.print(stages)
-    events = Table()
+    events = DataTable()
     for key in ("time", "event", "channel", "touchpoint", "stage"):
         events.add_column(t(f"col.{key}", lang))
     for e in data["events"]:
@@ -255,7 +263,7 @@ def _print_frame(frame, title: str | None = None, limit: int = 50, lang: Optiona
 
     lang = lang or lang_default()
     header = header or (lambda c: _header(c, lang))
-    table = Table(title=title)
+    table = DataTable(title=title)
     rows = [[cell(str(col), v, lang) for col, v in zip(frame.columns, row)]
             for row in frame.head(limit).itertuples(index=False)]
     for i, col in enumerate(frame.columns):
@@ -407,7 +415,7 @@ def _print_stage_kpis(stages: list[dict], lang: str) -> None:
     from .render.formats import cell, pct
     from .render.labels import label
 
-    table = Table()
+    table = DataTable()
     table.add_column(t("col.measure", lang))
     for st in stages:
         table.add_column(st["label"], justify="right")
@@ -418,7 +426,7 @@ def _print_stage_kpis(stages: list[dict], lang: str) -> None:
             cells = [cell(m, st.get(m), lang) for st in stages]
         table.add_row(label(f"measure.{m}", lang), *cells)
     console.print(table)
-    targets = Table()
+    targets = DataTable()
     for key in ("stage", "kpi", "value", "target", "met"):
         targets.add_column(t(f"col.{key}", lang))
     for st in stages:
@@ -530,7 +538,7 @@ def segment_list(
     if not result.segments:
         console.print(t("segment.none", lang))
         return
-    table = Table()
+    table = DataTable()
     for key in ("segment", "kind", "members", "created", "definition"):
         table.add_column(t(f"col.{key}", lang))
     for s in result.segments:
@@ -574,7 +582,7 @@ def segment_rfm(
     if as_json:
         print_json(result.to_dict())
         return
-    table = Table()
+    table = DataTable()
     table.add_column(t("col.segment", lang))
     table.add_column(t("col.members", lang), justify="right")
     for name, n in result.segments.items():
@@ -642,7 +650,7 @@ def compare(
     if frame.empty:
         console.print(t("compare.none", lang))
         return
-    table = Table(title=t("compare.title", lang, a=segment[0], b=segment[1], alpha=alpha))
+    table = DataTable(title=t("compare.title", lang, a=segment[0], b=segment[1], alpha=alpha))
     for key in ("measure", "where"):
         table.add_column(t(f"col.{key}", lang))
     table.add_column("A", justify="right")
@@ -730,7 +738,7 @@ def key_list(
     if as_json:
         print_json({"keys": keys})
         return
-    table = Table()
+    table = DataTable()
     for col in ("key_id", "key_kind", "key_name", "created_at", "revoked_at"):
         table.add_column(t(f"col.{col}", lang))
     for k in keys:
@@ -1031,7 +1039,7 @@ def map_(
         print_json(result.to_dict())
     else:
         frame = result.to_frame()
-        table = Table(title=result.title)
+        table = DataTable(title=result.title)
         table.add_column("")
         for name in frame["label"]:
             table.add_column(str(name), justify="right")
@@ -1087,11 +1095,13 @@ def feedback_(
     _print_feedback(result, lang or lang_default())
 
 
-def _with_n(value, n: int | None, spec: str) -> str:
-    """A measure and its number of answers: ``33.3 (n=3)``."""
+def _with_n(value, n: int | None, digits: int, lang: str, sign: bool = False) -> str:
+    """A measure and its number of answers: ``33,3 (n=3)``."""
+    from .render.formats import num, signed
+
     if value is None:
         return ""
-    return f"{value:{spec}}" + ("" if n is None else f" (n={n})")
+    return (signed if sign else num)(value, lang, digits) + ("" if n is None else f" (n={num(n, lang)})")
 
 
 def _print_feedback(result, lang: str) -> None:
@@ -1101,15 +1111,17 @@ def _print_feedback(result, lang: str) -> None:
         console.print(t("feedback.none", lang))
         return
 
+    from .render.formats import interval, pct, signed
+
     def measures(table: Table, first: list[str], m: dict) -> None:
         n, c, e = m["nps"], m["csat"], m["ces"]
-        ci = "" if n["ci_low"] is None else f"[{n['ci_low']:.1f}, {n['ci_high']:.1f}]"
-        table.add_row(*first, _with_n(n["score"], n["n"], ".1f"), ci, _with_n(c["score"], c["n"], ".1f"),
-                      _with_n(c["mean"], None, ".2f"), _with_n(e["mean"], e["n"], ".2f"),
-                      _with_n(m["emotion"]["score"], None, "+.2f"))
+        ci = "" if n["ci_low"] is None else interval(n["ci_low"], n["ci_high"], lang)
+        table.add_row(*first, _with_n(n["score"], n["n"], 1, lang), ci, _with_n(c["score"], c["n"], 1, lang),
+                      _with_n(c["mean"], None, 2, lang), _with_n(e["mean"], e["n"], 2, lang),
+                      _with_n(m["emotion"]["score"], None, 2, lang, sign=True))
 
     def header(title: str, first: list[str]) -> Table:
-        table = Table(title=title)
+        table = DataTable(title=title)
         for key in first + ["nps", "nps_ci", "csat", "csat_mean", "ces", "emotion"]:
             table.add_column(t(f"col.{key}", lang), justify="left" if key in first else "right")
         return table
@@ -1129,13 +1141,13 @@ def _print_feedback(result, lang: str) -> None:
     v = result.verbatims
     if v and v["n"]:
         console.print(t("feedback.verbatims", lang, n=v["n"], negative=v["negative"], neutral=v["neutral"],
-                        positive=v["positive"], mean=f"{v['mean']:+.2f}"))
-        table = Table(title=t("feedback.themes", lang))
+                        positive=v["positive"], mean=signed(v["mean"], lang)))
+        table = DataTable(title=t("feedback.themes", lang))
         for key in ("theme", "verbatims", "share", "sentiment", "example"):
             table.add_column(t(f"col.{key}", lang), justify="right" if key in ("verbatims", "share", "sentiment") else "left")
         for th in v["themes"]:
             example = th["examples"][0]["text"] if th["examples"] else ""
-            table.add_row(th[f"label_{lang}"], _fmt(th["verbatims"], lang), f"{th['share']:.0%}", f"{th['sentiment']:+.2f}",
+            table.add_row(th[f"label_{lang}"], _fmt(th["verbatims"], lang), pct(th["share"], lang), signed(th["sentiment"], lang),
                           example if len(example) <= 80 else example[:77] + "...")
         console.print(table)
 
@@ -1202,14 +1214,17 @@ def moments(
     if as_json:
         print_json(result.to_dict())
         return
+    from .render.formats import interval, num, signed
+
     lang = lang or lang_default()
-    table = Table(title=t(f"moments.title.{result.outcome}", lang))
+    table = DataTable(title=t(f"moments.title.{result.outcome}", lang))
     for key in ("col.touchpoint", "col.channel", "col.stage", "col.exposed", "moments.effect", "col.interval",
                 "col.crude", "moments.significant"):
         table.add_column(t(key, lang), justify="left" if key in ("col.touchpoint", "col.channel", "col.stage") else "right")
     for m in result.moments:
-        table.add_row(m.touchpoint, m.channel or "", m.stage or "", f"{m.exposed:,}", f"{m.effect:+.3f}",
-                      f"[{m.low:+.3f}, {m.high:+.3f}]", f"{m.crude:+.3f}", "✔" if m.significant else "")
+        table.add_row(m.touchpoint, m.channel or "", m.stage or "", num(m.exposed, lang), signed(m.effect, lang, 3),
+                      interval(m.low, m.high, lang, 3, sign=True), signed(m.crude, lang, 3),
+                      "✔" if m.significant else "")
     console.print(table)
 
 

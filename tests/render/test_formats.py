@@ -64,3 +64,12 @@ def test_a_small_number_keeps_three_significant_digits(value, lang):
     text = cell("x", value, lang)
     assert parse(text, lang) == pytest.approx(value, rel=5e-3)
     assert not math.isnan(parse(text, lang))
+
+
+def test_signed_numbers_and_intervals_in_both_languages():
+    from parcours.render.formats import interval, signed
+
+    assert (signed(0.849, "fr", 3), signed(-0.03, "en"), signed(0, "en")) == ("+0,849", "-0.03", "+0.00")
+    assert interval(-7.5, 3.2, "fr") == "[-7,5 ; 3,2]"
+    assert interval(-7.5, 3.2, "en") == "[-7.5, 3.2]"
+    assert interval(0.834, 0.864, "en", 3, sign=True) == "[+0.834, +0.864]"

@@ -38,11 +38,17 @@ def pct(v, lang: str = "fr", digits: int | None = None) -> str:
     return num(100 * v, lang, digits) + ("\u202f%" if lang == "fr" else "%")
 
 
-def signed(v, lang: str = "fr") -> str:
+def signed(v, lang: str = "fr", digits: int = 2) -> str:
+    """A difference or a score around zero, always with its sign: ``+0,85`` / ``-0.12``."""
     if v is None:
         return "—"
-    text = f"{v:+.2f}"
-    return text.replace(".", ",") if lang == "fr" else text
+    return ("+" if v >= 0 else "-") + num(abs(v), lang, digits)
+
+
+def interval(low, high, lang: str = "fr", digits: int = 1, sign: bool = False) -> str:
+    """A confidence interval: ``[-7,5 ; 3,2]`` in French (its comma is taken), ``[-7.5, 3.2]``."""
+    write = signed if sign else num
+    return f"[{write(low, lang, digits)}{' ; ' if lang == 'fr' else ', '}{write(high, lang, digits)}]"
 
 
 def duration(seconds: float, lang: str = "fr") -> str:

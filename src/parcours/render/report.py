@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import ConfigError
-from .formats import cell, num, pct
+from .formats import cell, interval, num, pct
 from .html import colon, esc, figure_html, note, page, table
 from .charts import funnel_figure, sankey_figure
 from .labels import label
@@ -288,7 +288,7 @@ def _feedback_html(d: dict, lang: str) -> str:
     import plotly.graph_objects as go
 
     nps, csat = d["nps"], d["csat"]
-    head = (f'<p>NPS <b>{num(nps["score"], lang, 1)}</b> [{num(nps["ci_low"], lang, 1)} ; {num(nps["ci_high"], lang, 1)}]'
+    head = (f'<p>NPS <b>{num(nps["score"], lang, 1)}</b> {interval(nps["ci_low"], nps["ci_high"], lang)}'
             f' ({label("map.answers", lang, n=num(nps["n"], lang))}) · CSAT <b>'
             f'{"—" if csat["score"] is None else pct(csat["score"] / 100, lang)}</b> '
             f'({label("map.answers", lang, n=num(csat["n"], lang))})</p>')
