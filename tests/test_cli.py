@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -124,6 +125,11 @@ def test_journey_funnel_and_paths_commands(ws, tmp_path):
     assert "conversion to" in kpis and "backward" in kpis
     transitions = json.loads(run("paths", ws, "--by", "event", "--json").output)["transitions"]
     assert {"from": "ad_click", "to": "add_to_cart", "count": 1, "customers": 1} in transitions
+    by_stage = json.loads(run("paths", ws, "--by", "stage", "--json").output)
+    human = run("paths", ws, "--by", "stage", "--lang", "en").output
+    assert "Most common path variants" in human and "Backward moves" not in human  # none in these journeys
+    assert " → ".join(by_stage["variants"][0]["path"]) in human
+    assert not by_stage["backward_moves"]
     assert "unknown journey" not in run("journey", ws, "nobody", code=4).output
 
 
@@ -139,6 +145,11 @@ def test_generated_files_import_as_they_are(tmp_path, fmt):
         assert got["imported"] == made[kind], kind
     retention = json.loads(run("retention", ws, "--period", "month", "--json").output)
     assert retention["purchasers"] > 0
+    human = run("retention", ws, "--period", "month", "--lang", "en").output
+    assert f"({retention['repeat_purchasers']:,} of {retention['purchasers']:,} purchasers" in human
+    first = retention["cohorts"][0]
+    assert re.search(rf"{first['cohort']}\s*│\s*{first['size']}\s*│\s*100%", human)
+    assert "Lifecycle per period" in human and "resurrecting" in human
 
 
 def test_kpis_command(ws, tmp_path):

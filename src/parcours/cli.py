@@ -224,14 +224,16 @@ def parse_step_text(text: str) -> dict | str:
 
 
 def show(result, as_json: bool, chart: Optional[Path] = None, lang: Optional[str] = None,
-         title: Optional[str] = None, header=None) -> None:
-    """An analysis result: its to_dict() as JSON, or its to_frame() as a table in the reader's
-    language; and its charts in ``chart`` (an HTML page) when asked."""
+         title: Optional[str] = None, header=None, limit: int = 50, table=None) -> None:
+    """An analysis result: its to_dict() as JSON, or for people ``table(result, lang)`` (default:
+    its to_frame() in the reader's language); and its charts in ``chart`` (an HTML page) when asked."""
     lang = lang or lang_default()
     if as_json:
         print_json(result.to_dict())
+    elif table is not None:
+        table(result, lang)
     else:
-        _print_frame(result.to_frame(), title=title, lang=lang, header=header)
+        _print_frame(result.to_frame(), title=title, lang=lang, header=header, limit=limit)
     if chart is not None:
         from .render.charts import write_charts
         from .render.labels import label
@@ -350,7 +352,25 @@ def paths(
 
     with _open(directory) as ws, ws.segment_scope(segment):
         result = run_paths(ws.store, by=by, start=start, end=end, depth=depth, min_share=min_share)
-    show(result, as_json, chart, lang)
+    show(result, as_json, chart, lang, table=_print_paths)
+
+
+def _print_paths(result, lang: str, limit: int = 10) -> None:
+    """The transitions, then what they alone do not tell: whole paths, loops, moves back."""
+    import pandas as pd
+
+    _print_frame(result.to_frame(), title=t("paths.transitions", lang, customers=_fmt(result.customers, lang)),
+                 limit=2 * limit, lang=lang)
+
+    variants = pd.DataFrame(
+        [{**v, "path": " → ".join(map(str, v["path"]))} for v in result.variants],
+        columns=["path", "customers", "share", "converted", "conversion"])
+    parts = [("paths.variants", variants), ("paths.loops", pd.DataFrame(result.loops, columns=["item", "customers", "returns"]))]
+    if result.by == "stage":
+        parts.append(("paths.backward", pd.DataFrame(result.backward_moves, columns=["from", "to", "count", "customers"])))
+    for title, frame in parts:
+        if len(frame):
+            _print_frame(frame, title=t(title, lang), limit=limit, lang=lang)
 
 
 @app.command()
@@ -373,7 +393,31 @@ def retention(
     with _open(directory) as ws, ws.segment_scope(segment):
         result = run_retention(ws.store, start_event=start_event, return_event=return_event, period=period,
                                periods=periods, retention_type="recurring" if recurring else "first_time")
-    show(result, as_json, chart, lang)
+    show(result, as_json, chart, lang, table=_print_retention)
+
+
+def _print_retention(result, lang: str) -> None:
+    """The cohort matrix as people read it (a row per cohort, a column per period), the
+    lifecycle per period, and the repeat-purchase rate."""
+    import pandas as pd
+
+    from .render.formats import pct
+    from .render.labels import label
+
+    matrix = pd.DataFrame([{"cohort": c["cohort"], "size": c["size"],
+                            **{str(v["period"]): pct(v["share"], lang) for v in c["values"]}}
+                           for c in result.cohorts])
+    kind = t(f"retention.{result.retention_type}", lang, event=result.start_event)
+    _print_frame(matrix, title=t("retention.cohorts", lang, kind=kind, period=t(f"retention.{result.period}", lang)),
+                 lang=lang)
+    lifecycle = pd.DataFrame(result.lifecycle, columns=["period", "new", "returning", "resurrecting", "dormant"])
+    if len(lifecycle):
+        _print_frame(lifecycle, title=t("retention.lifecycle", lang), lang=lang,
+                     header=lambda c: _header(c, lang) if c == "period" else label(f"chart.{c}", lang))
+    if result.purchasers:
+        console.print(t("retention.repeat", lang, rate=pct(result.repeat_purchase_rate, lang, 1),
+                        repeat=_fmt(result.repeat_purchasers, lang), purchasers=_fmt(result.purchasers, lang)),
+                      highlight=False)
 
 
 @app.command()
