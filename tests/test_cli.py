@@ -128,7 +128,10 @@ def test_journey_funnel_and_paths_commands(ws, tmp_path):
     by_stage = json.loads(run("paths", ws, "--by", "stage", "--json").output)
     human = run("paths", ws, "--by", "stage", "--lang", "en").output
     assert "Most common path variants" in human and "Backward moves" not in human  # none in these journeys
-    assert " → ".join(by_stage["variants"][0]["path"]) in human
+    labels = {"awareness": "Awareness", "consideration": "Consideration", "purchase": "Purchase"}
+    assert " → ".join(labels[i] for i in by_stage["variants"][0]["path"]) in human  # stages by their labels
+    stages_fr = run("funnel", ws, "--stages", "--lang", "fr").output
+    assert "Sensibilisation" in stages_fr and "awareness" not in stages_fr
     assert not by_stage["backward_moves"]
     assert "unknown journey" not in run("journey", ws, "nobody", code=4).output
 

@@ -224,16 +224,16 @@ def parse_step_text(text: str) -> dict | str:
 
 
 def show(result, as_json: bool, chart: Optional[Path] = None, lang: Optional[str] = None,
-         title: Optional[str] = None, header=None, limit: int = 50, table=None) -> None:
+         title: Optional[str] = None, header=None, limit: int = 50, table=None, names: Optional[dict] = None) -> None:
     """An analysis result: its to_dict() as JSON, or for people ``table(result, lang)`` (default:
     its to_frame() in the reader's language); and its charts in ``chart`` (an HTML page) when asked."""
     lang = lang or lang_default()
     if as_json:
         print_json(result.to_dict())
     elif table is not None:
-        table(result, lang)
+        table(result, lang, names=names)
     else:
-        _print_frame(result.to_frame(), title=title, lang=lang, header=header, limit=limit)
+        _print_frame(result.to_frame(), title=title, lang=lang, header=header, limit=limit, names=names)
     if chart is not None:
         from .render.charts import write_charts
         from .render.labels import label
@@ -247,6 +247,11 @@ HEADER_KEYS = {"name": "step", "step": "step_index", "conversion_from_previous":
                "median_seconds": "median_time"}
 
 
+def _stage_names(model, lang: str) -> dict:
+    """Stage ids -> their labels in ``lang``, for tables people read (JSON keeps the ids)."""
+    return {sid: model.label(sid, lang) or sid for sid in model.stage_ids}
+
+
 def _header(column: str, lang: str) -> str:
     """A frame's column as a person reads it: ``col.<name>`` of the catalogue, else as is."""
     from .i18n import MESSAGES
@@ -256,7 +261,7 @@ def _header(column: str, lang: str) -> str:
 
 
 def _print_frame(frame, title: str | None = None, limit: int = 50, lang: Optional[str] = None,
-                 header=None) -> None:
+                 header=None, names: Optional[dict] = None) -> None:
     """A frame as a table: headers from ``header`` (default: the catalogue), every value written
     the reader's way (shares as percentages, seconds as durations, numbers with separators)."""
     from pandas.api.types import is_numeric_dtype
@@ -266,7 +271,9 @@ def _print_frame(frame, title: str | None = None, limit: int = 50, lang: Optiona
     lang = lang or lang_default()
     header = header or (lambda c: _header(c, lang))
     table = DataTable(title=title)
-    rows = [[cell(str(col), v, lang) for col, v in zip(frame.columns, row)]
+    names = names or {}
+    rows = [[names.get(v, cell(str(col), v, lang)) if isinstance(v, str) else cell(str(col), v, lang)
+             for col, v in zip(frame.columns, row)]
             for row in frame.head(limit).itertuples(index=False)]
     for i, col in enumerate(frame.columns):
         numeric = is_numeric_dtype(frame[col])
@@ -330,7 +337,9 @@ def funnel(
             result = funnel_by_segments(ws.store, steps=steps, attribution=attribution, **kw)
         else:
             result = f.funnel(ws.store, steps, by=by, attribution=attribution, **kw)
-    show(result, as_json, chart, lang)
+        lang = lang or lang_default()
+        names = _stage_names(ws.model, lang) if stages else None
+    show(result, as_json, chart, lang, names=names)
 
 
 @app.command()
@@ -350,27 +359,29 @@ def paths(
     """Transitions between consecutive items, top path variants, step matrix, loops."""
     from .analysis.paths import paths as run_paths
 
+    lang = lang or lang_default()
     with _open(directory) as ws, ws.segment_scope(segment):
         result = run_paths(ws.store, by=by, start=start, end=end, depth=depth, min_share=min_share)
-    show(result, as_json, chart, lang, table=_print_paths)
+        names = _stage_names(ws.model, lang) if by == "stage" else None
+    show(result, as_json, chart, lang, table=_print_paths, names=names)
 
 
-def _print_paths(result, lang: str, limit: int = 10) -> None:
+def _print_paths(result, lang: str, names: Optional[dict] = None, limit: int = 10) -> None:
     """The transitions, then what they alone do not tell: whole paths, loops, moves back."""
     import pandas as pd
 
+    names = names or {}
     _print_frame(result.to_frame(), title=t("paths.transitions", lang, customers=_fmt(result.customers, lang)),
-                 limit=2 * limit, lang=lang)
-
+                 limit=2 * limit, lang=lang, names=names)
     variants = pd.DataFrame(
-        [{**v, "path": " → ".join(map(str, v["path"]))} for v in result.variants],
+        [{**v, "path": " → ".join(str(names.get(i, i)) for i in v["path"])} for v in result.variants],
         columns=["path", "customers", "share", "converted", "conversion"])
     parts = [("paths.variants", variants), ("paths.loops", pd.DataFrame(result.loops, columns=["item", "customers", "returns"]))]
     if result.by == "stage":
         parts.append(("paths.backward", pd.DataFrame(result.backward_moves, columns=["from", "to", "count", "customers"])))
     for title, frame in parts:
         if len(frame):
-            _print_frame(frame, title=t(title, lang), limit=limit, lang=lang)
+            _print_frame(frame, title=t(title, lang), limit=limit, lang=lang, names=names)
 
 
 @app.command()
@@ -396,7 +407,7 @@ def retention(
     show(result, as_json, chart, lang, table=_print_retention)
 
 
-def _print_retention(result, lang: str) -> None:
+def _print_retention(result, lang: str, names: Optional[dict] = None) -> None:
     """The cohort matrix as people read it (a row per cohort, a column per period), the
     lifecycle per period, and the repeat-purchase rate."""
     import pandas as pd
