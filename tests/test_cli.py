@@ -165,3 +165,12 @@ def test_kpis_command(ws, tmp_path):
     assert [s["stage"] for s in stages] == ["awareness", "consideration", "purchase", "retention", "advocacy"]
     assert (stages[0]["reach"], stages[1]["reach"]) == (2, 1)
     assert stages[0]["conversion"] == pytest.approx(0.5)
+    # for people, with --by: each group's reach and conversion per stage, as the JSON has them
+    by = json.loads(run("kpis", ws, "--by", "channel", "--json").output)["breakdown"]
+    search = next(g for g in by if g["group"] == "search")
+    assert (search["stages"][0]["reach"], search["stages"][0]["conversion"]) == (1, 1.0)
+    human = run("kpis", ws, "--by", "channel", "--lang", "en").output
+    assert "By channel: reach, conversion and median time per stage" in human
+    assert re.search(r"search\s*│\s*customers\s*│\s*1\s*│", human)
+    assert re.search(r"│\s*conversion\s*│\s*100\.0%\s*│", human)
+    assert re.search(r"social\s*│\s*customers\s*│\s*1\s*│", human)

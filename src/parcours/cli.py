@@ -458,18 +458,24 @@ def kpis(
     if as_json:
         print_json(result.to_dict())
         return
-    _print_stage_kpis(result.to_dict()["stages"], lang or lang_default())
+    _print_stage_kpis(result.to_dict(), lang or lang_default())
 
 
 MEASURES = ("reach", "impressions", "median_seconds", "pages_per_person", "click_through", "conversion",
             "abandonment", "sales", "repurchase_rate", "referral_rate", "backward_rate", "channel_mix")
 
 
-def _print_stage_kpis(stages: list[dict], lang: str) -> None:
-    """Stages as columns, measures as rows; then the declared KPIs against their targets."""
+#: What the breakdown of ``kpis --by`` shows for each group, with the catalogue key of its short name.
+GROUP_MEASURES = {"reach": "col.customers", "conversion": "col.conversion", "median_seconds": "col.median_time"}
+
+
+def _print_stage_kpis(result: dict, lang: str) -> None:
+    """Stages as columns, measures as rows; then the declared KPIs against their targets; then,
+    with ``--by``, the main measures of each group."""
     from .render.formats import cell, pct
     from .render.labels import label
 
+    stages = result["stages"]
     table = DataTable()
     table.add_column(t("col.measure", lang))
     for st in stages:
@@ -480,7 +486,7 @@ def _print_stage_kpis(stages: list[dict], lang: str) -> None:
         else:
             cells = [cell(m, st.get(m), lang) for st in stages]
         table.add_row(label(f"measure.{m}", lang), *cells)
-    console.print(table)
+    console.print(table, crop=False)
     targets = DataTable()
     for key in ("stage", "kpi", "value", "target", "met"):
         targets.add_column(t(f"col.{key}", lang))
@@ -489,7 +495,20 @@ def _print_stage_kpis(stages: list[dict], lang: str) -> None:
             met = {True: "✔", False: "✘", None: "?"}[k["met"]]
             targets.add_row(st["label"], k.get("label") or k["id"], cell(k["metric"], k["value"], lang),
                             cell(k["metric"], k["target"], lang), met)
-    console.print(targets)
+    console.print(targets, crop=False)
+    if result.get("breakdown"):
+        groups = DataTable(title=t("kpis.breakdown", lang, by=result["by"]))
+        groups.add_column(t("col.group", lang))
+        groups.add_column(t("col.measure", lang), min_width=max(len(t(k, lang)) for k in GROUP_MEASURES.values()))
+        for st in stages:
+            groups.add_column(st["label"], justify="right")
+        for g in result["breakdown"]:
+            of_stage = {s["stage"]: s for s in g["stages"]}
+            for i, (m, name) in enumerate(GROUP_MEASURES.items()):
+                groups.add_row("—" if g["group"] is None else str(g["group"]) if i == 0 else "", t(name, lang),
+                               *[cell(m, of_stage.get(st["stage"], {}).get(m), lang) for st in stages])
+            groups.add_section()
+        console.print(groups, crop=False)
 
 
 def _fmt(v, lang: Optional[str] = None) -> str:

@@ -253,6 +253,8 @@ MESSAGES: dict[str, dict[str, str]] = {
     "retention.lifecycle": {"fr": "Cycle de vie par période", "en": "Lifecycle per period"},
     "retention.repeat": {"fr": "Taux de réachat : {rate} ({repeat} acheteurs sur {purchasers} ont acheté au moins deux fois)",
                          "en": "Repeat-purchase rate: {rate} ({repeat} of {purchasers} purchasers bought at least twice)"},
+    "kpis.breakdown": {"fr": "Par {by} : portée, conversion et temps médian par étape",
+                       "en": "By {by}: reach, conversion and median time per stage"},
     "cli.more_rows": {"fr": "{shown} lignes affichées sur {total} ; --json les donne toutes.",
                       "en": "{shown} rows shown of {total}; --json gives them all."},
     "col.sentiment": {"fr": "sentiment", "en": "sentiment"},
