@@ -113,6 +113,11 @@ def test_journey_funnel_and_paths_commands(ws, tmp_path):
     assert (dropped["total"], [p["id"] for p in dropped["people"]]) == (1, ["c3"])
     reached = json.loads(run("funnel", ws, *steps, "--people", "1", "--limit", "1", "--json").output)
     assert reached["total"] == 2 and [p["furthest_step"] for p in reached["people"]] == [1]
+    human = run("funnel", ws, *steps, "--people", "1", "--limit", "1", "--lang", "en").output
+    assert "2 customers reached step 1 (add_to_cart); 1 listed" in human
+    assert reached["people"][0]["id"] in human
+    assert "1 clients ont abandonné après l'étape 0 (ad_click)" in run(
+        "funnel", ws, *steps, "--people", "0", "--dropped", "--lang", "fr").output
     assert "one of them" in run("funnel", ws, *steps, "--over", "week", "--by", "channel", code=2).output
     # the same funnel for people: headers and numbers in the reader's language, nothing cut
     fr = run("funnel", ws, *steps, "--lang", "fr").output

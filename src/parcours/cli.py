@@ -339,7 +339,12 @@ def funnel(
             result = f.funnel(ws.store, steps, by=by, attribution=attribution, **kw)
         lang = lang or lang_default()
         names = _stage_names(ws.model, lang) if stages else None
-    show(result, as_json, chart, lang, names=names)
+    title = None
+    if people is not None:  # who they are, and how many in all when only the first are listed
+        step_name = step[people] if step else (names or {}).get(steps[people], steps[people])
+        title = t("funnel.dropped" if dropped else "funnel.reached", lang, total=_fmt(result.total, lang),
+                  step=people, name=step_name, shown=_fmt(len(result.people), lang))
+    show(result, as_json, chart, lang, names=names, title=title)
 
 
 @app.command()
