@@ -33,6 +33,7 @@ app = typer.Typer(
 console = Console()
 err_console = Console(stderr=True)
 
+
 class DataTable(Table):
     """A Rich table whose cells are data: ``purchase[channel=web]`` prints as written, not as markup."""
 
@@ -272,8 +273,7 @@ def _print_frame(frame, title: str | None = None, limit: int = 50, lang: Optiona
     header = header or (lambda c: _header(c, lang))
     table = DataTable(title=title)
     names = names or {}
-    rows = [[names.get(v, cell(str(col), v, lang)) if isinstance(v, str) else cell(str(col), v, lang)
-             for col, v in zip(frame.columns, row)]
+    rows = [[cell(str(col), names.get(v, v) if isinstance(v, str) else v, lang) for col, v in zip(frame.columns, row)]
             for row in frame.head(limit).itertuples(index=False)]
     for i, col in enumerate(frame.columns):
         numeric = is_numeric_dtype(frame[col])
